@@ -1,0 +1,62 @@
+"""Reads of shipments, always scoped to who is asking."""
+
+from django.db.models import QuerySet
+
+from dropmate.accounts.models import User
+from dropmate.lib.exceptions import NotFound
+from shipments import lifecycle, tracking_numbers
+from shipments.models import Shipment, ShipmentEvent
+from shipments.services import actor_role
+
+
+def shipments_visible_to(*, user: User) -> QuerySet[Shipment]:
+    """Customers see their own, drivers those assigned to them, staff all of them."""
+    qs = Shipment.objects.select_related("customer", "driver__user", "driver__vehicle")
+    role = actor_role(user)
+    if role in lifecycle.STAFF:
+        return qs
+    if role == lifecycle.CUSTOMER:
+        return qs.filter(customer=user)
+    if role == lifecycle.DRIVER:
+        return qs.filter(driver__user=user)
+    return qs.none()
+
+
+def shipment_get_for_user(*, user: User, tracking_number: str) -> Shipment:
+    """The shipment if `user` may see it; NotFound otherwise, whether or not it exists."""
+    canonical = tracking_numbers.normalize(tracking_number)
+    shipment = (
+        shipments_visible_to(user=user).filter(tracking_number=canonical).first()
+        if canonical
+        else None
+    )
+    if shipment is None:
+        raise NotFound("No such shipment.")
+    return shipment
+
+
+def shipment_get_public(*, tracking_number: str) -> Shipment | None:
+    """For public tracking: never a draft. Unknown and malformed numbers look the same."""
+    canonical = tracking_numbers.normalize(tracking_number)
+    if not canonical:
+        return None
+    return (
+        Shipment.objects.exclude(status=lifecycle.Status.DRAFT)
+        .filter(tracking_number=canonical)
+        .first()
+    )
+
+
+def shipment_events(*, shipment: Shipment, after: int = 0) -> QuerySet[ShipmentEvent]:
+    return shipment.events.filter(seq__gt=after).order_by("seq")
+
+
+def shipment_moves_for(*, shipment: Shipment, user: User) -> list[lifecycle.Move]:
+    """The moves `user` may make now: the buttons a page shows."""
+    role = actor_role(user)
+    moves = lifecycle.moves_from(shipment.status, role)
+    if role == lifecycle.DRIVER and (shipment.driver is None or shipment.driver.user_id != user.pk):
+        return []
+    if role == lifecycle.CUSTOMER and shipment.customer_id != user.pk:
+        return []
+    return moves

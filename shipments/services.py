@@ -1,0 +1,237 @@
+"""Writes to shipments. `shipment_transition` is the only code that changes `Shipment.status`."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from drivers.models import Driver
+from dropmate.accounts.models import User
+from dropmate.lib.exceptions import Invalid, InvalidTransition, NotAllowed, NotFound, StaleVersion
+from shipments import effects, lifecycle
+from shipments.lifecycle import Status
+from shipments.models import Shipment, ShipmentEvent
+
+# Fields a customer fills in while the shipment is a draft. Status, price, driver, payment and
+# version are never among them.
+DRAFT_FIELDS = frozenset(
+    {
+        "reference",
+        *(
+            f"{side}_{name}"
+            for side in ("pickup", "dropoff")
+            for name in (
+                "address",
+                "address2",
+                "city",
+                "postcode",
+                "lat",
+                "lng",
+                "contact_name",
+                "contact_phone",
+                "instructions",
+            )
+        ),
+        "size_class",
+        "weight_kg",
+        "length_cm",
+        "width_cm",
+        "height_cm",
+        "declared_value",
+        "description",
+        "service_level",
+        "pickup_window_start",
+        "pickup_window_end",
+        "delivery_window_start",
+        "delivery_window_end",
+    }
+)
+
+
+def actor_role(actor: User | None) -> str:
+    """The lifecycle role of whoever acts: `system` when no person does."""
+    if actor is None:
+        return lifecycle.SYSTEM
+    if actor.is_superuser:
+        return lifecycle.ADMIN
+    return actor.role
+
+
+def _may_see(shipment: Shipment, actor: User | None, role: str) -> bool:
+    if role in lifecycle.STAFF or role == lifecycle.SYSTEM:
+        return True
+    if role == lifecycle.CUSTOMER:
+        return shipment.customer_id == actor.pk
+    if role == lifecycle.DRIVER:
+        return shipment.driver is not None and shipment.driver.user_id == actor.pk
+    return False
+
+
+def _record_event(
+    *,
+    shipment: Shipment,
+    kind: str,
+    from_status: str,
+    actor: User | None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+) -> ShipmentEvent:
+    """Append the next event to the timeline. Expects the shipment row locked (or new), so
+    `seq` stays gapless. Saves `last_seq` on the shipment."""
+    shipment.last_seq += 1
+    Shipment.objects.filter(pk=shipment.pk).update(last_seq=shipment.last_seq)
+    event = ShipmentEvent.objects.create(
+        shipment=shipment,
+        seq=shipment.last_seq,
+        kind=kind,
+        from_status=from_status,
+        status=shipment.status,
+        version=shipment.version,
+        actor=actor,
+        actor_role=actor_role(actor),
+        note=note[:500],
+        data=data or {},
+        lat=lat,
+        lng=lng,
+    )
+    effects.shipment_event_recorded(shipment=shipment, event=event)
+    return event
+
+
+@transaction.atomic
+def shipment_create_draft(*, customer: User, **fields: Any) -> Shipment:
+    if actor_role(customer) != lifecycle.CUSTOMER:
+        raise NotAllowed("Only customers book shipments.")
+    unknown = set(fields) - DRAFT_FIELDS
+    if unknown:
+        raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    shipment = Shipment.objects.create(
+        customer=customer, currency=settings.DROPMATE_CURRENCY, **fields
+    )
+    _record_event(shipment=shipment, kind=ShipmentEvent.Kind.STATUS, from_status="", actor=customer)
+    return shipment
+
+
+@transaction.atomic
+def shipment_update_draft(*, shipment: Shipment, actor: User, **fields: Any) -> Shipment:
+    """Save wizard input on a draft. A draft's price is only ever set by the quote service."""
+    locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    if locked.customer_id != actor.pk:
+        raise NotFound("No such shipment.")
+    if locked.status != Status.DRAFT:
+        raise InvalidTransition("Only a draft can be edited.", details=_state(locked))
+    unknown = set(fields) - DRAFT_FIELDS
+    if unknown:
+        raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean(exclude=["customer"])
+    locked.save(update_fields=[*fields, "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def shipment_delete_draft(*, shipment: Shipment, actor: User) -> None:
+    locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    if locked.customer_id != actor.pk:
+        raise NotFound("No such shipment.")
+    if locked.status != Status.DRAFT:
+        raise InvalidTransition(
+            "Only a draft can be deleted; cancel it instead.", details=_state(locked)
+        )
+    locked.delete()
+
+
+def _state(shipment: Shipment) -> dict[str, Any]:
+    return {"current_status": shipment.status, "current_version": shipment.version}
+
+
+@transaction.atomic
+def shipment_transition(
+    *,
+    shipment: Shipment,
+    to: str,
+    actor: User | None,
+    expected_version: int | None = None,
+    reason: str = "",
+    driver: Driver | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    data: dict[str, Any] | None = None,
+) -> Shipment:
+    """Move a shipment along its lifecycle. The one writer of `Shipment.status`.
+
+    Locks the row, refuses a stale `expected_version` (StaleVersion), an illegal move
+    (InvalidTransition), a role that may not make it (NotAllowed) and an actor who may not see
+    the shipment at all (NotFound). Writes the next ShipmentEvent in the same transaction;
+    pushes and notifications go out only after commit (see `shipments.effects`).
+    Returns the updated shipment.
+    """
+    role = actor_role(actor)
+    try:
+        locked = (
+            Shipment.objects.select_for_update(of=("self",))
+            .select_related("driver")
+            .get(pk=shipment.pk)
+        )
+    except Shipment.DoesNotExist:
+        raise NotFound("No such shipment.") from None
+    if not _may_see(locked, actor, role):
+        raise NotFound("No such shipment.")
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleVersion(
+            f"This shipment was changed meanwhile (now {locked.get_status_display().lower()}, "
+            f"version {locked.version}). Reload and try again.",
+            details=_state(locked),
+        )
+    move = lifecycle.find_move(locked.status, to)
+    if move is None or role not in move.roles:
+        target = Status(to).label.lower() if to in Status.values else repr(to)
+        message = (
+            f"A shipment that is {locked.get_status_display().lower()} cannot become {target}."
+        )
+        if move is not None:
+            raise NotAllowed(f"{message[:-1]} by a {role}.", details=_state(locked))
+        raise InvalidTransition(message, details=_state(locked))
+    reason = (reason or "").strip()
+    if move.needs_reason and not reason:
+        raise Invalid("A reason is required for this change.", details={"field": "reason"})
+
+    from_status = locked.status
+    kind = ShipmentEvent.Kind.STATUS
+    event_data = dict(data or {})
+    if move.needs_driver:
+        if driver is None:
+            raise Invalid("Choose a driver.", details={"field": "driver"})
+        if locked.driver_id == driver.pk:
+            raise InvalidTransition(
+                f"{locked} is already assigned to {driver}.", details=_state(locked)
+            )
+        if driver.vehicle_id is None:
+            raise Invalid(f"{driver} has no vehicle.", details={"field": "driver"})
+        event_data.update(driver_id=driver.pk, previous_driver_id=locked.driver_id)
+        kind = ShipmentEvent.Kind.ASSIGNMENT
+        locked.driver = driver
+    elif to == Status.ACCEPTED and from_status == Status.ASSIGNED:
+        event_data.update(previous_driver_id=locked.driver_id)
+        kind = ShipmentEvent.Kind.ASSIGNMENT
+        locked.driver = None
+
+    locked.status = to
+    locked.version += 1
+    locked.status_changed_at = timezone.now()
+    locked.save(update_fields=["status", "version", "driver", "status_changed_at", "updated_at"])
+    _record_event(
+        shipment=locked,
+        kind=kind,
+        from_status=from_status,
+        actor=actor,
+        note=reason,
+        data=event_data,
+        lat=lat,
+        lng=lng,
+    )
+    return locked

@@ -1,0 +1,3 @@
+"""WebSocket routes. The live-tracking issue adds /ws/shipments/, /ws/fleet/ and /ws/driver/."""
+
+websocket_urlpatterns: list = []
