@@ -69,3 +69,22 @@ class Driver(models.Model):
     @property
     def first_name(self) -> str:
         return self.user.first_name or "Your driver"
+
+
+class DriverMessage(models.Model):
+    """A short message from dispatch, shown in the driver app."""
+
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["driver", "-created_at"], name="driver_message_idx")]
+
+    def __str__(self) -> str:
+        return f"To {self.driver}: {self.body[:40]}"

@@ -23,6 +23,11 @@ class SizeClass(models.TextChoices):
     XLARGE = "xlarge", "Extra large (trolley)"
 
 
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    ON_DELIVERY = "on_delivery", "Pay on delivery"
+
+
 class PaymentState(models.TextChoices):
     NONE = "none", "Not started"
     PENDING = "pending", "Pending"
@@ -108,6 +113,13 @@ class Shipment(models.Model):
     payment_state = models.CharField(
         max_length=16, choices=PaymentState.choices, default=PaymentState.NONE
     )
+    payment_method = models.CharField(
+        max_length=16, choices=PaymentMethod.choices, blank=True, default=""
+    )
+    # The processor's id for this payment (a Stripe PaymentIntent id); unique when set.
+    payment_reference = models.CharField(max_length=100, blank=True, default="")
+    # When the newest processor event we applied was created: older events change nothing.
+    payment_updated_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False
@@ -119,6 +131,17 @@ class Shipment(models.Model):
         on_delete=models.PROTECT,
         related_name="shipments",
     )
+    # A dispatcher pinned this shipment to its driver: planning never moves it elsewhere.
+    pinned = models.BooleanField(default=False)
+    # Proof of delivery and handover PIN (the PIN is shown to the customer, stored hashed).
+    requires_pod = models.BooleanField(default=False)
+    handover_pin_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
+    pin_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    pin_locked = models.BooleanField(default=False)
+    # Live tracking: predicted vs actual arrival at the drop-off, and the "nearby" trigger.
+    predicted_arrival = models.DateTimeField(null=True, blank=True, editable=False)
+    actual_arrival = models.DateTimeField(null=True, blank=True, editable=False)
+    nearby_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     # The seq of the newest ShipmentEvent; the next event takes last_seq + 1 under the row lock.
     last_seq = models.PositiveIntegerField(default=0, editable=False)
@@ -149,6 +172,11 @@ class Shipment(models.Model):
                 condition=Q(price__isnull=True) | Q(price__gte=0), name="shipment_price_nonnegative"
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="shipment_version_positive"),
+            models.UniqueConstraint(
+                fields=["payment_reference"],
+                condition=~Q(payment_reference=""),
+                name="shipment_payment_reference_unique",
+            ),
             _range("pickup_lat", -90, 90, "shipment_pickup_lat_range"),
             _range("pickup_lng", -180, 180, "shipment_pickup_lng_range"),
             _range("dropoff_lat", -90, 90, "shipment_dropoff_lat_range"),
