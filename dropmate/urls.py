@@ -11,6 +11,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
+    path("api/", include("dropmate.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("portals.urls")),
 ]

@@ -235,3 +235,80 @@ def shipment_transition(
         lng=lng,
     )
     return locked
+
+
+# --- Staff and customer actions that also move money -----------------------------------------
+# Each runs the transition and the payment call in one transaction: if the processor refuses,
+# the status change rolls back with it.
+
+
+def _payment_state_set(shipment: Shipment, state: str) -> None:
+    Shipment.objects.filter(pk=shipment.pk).update(payment_state=state)
+    shipment.payment_state = state
+
+
+@transaction.atomic
+def shipment_accept(
+    *, shipment: Shipment, actor: User, expected_version: int | None = None
+) -> Shipment:
+    """Staff accept a paid order; a card authorisation is captured."""
+    from shipments.payments import gateway_for
+
+    moved = shipment_transition(
+        shipment=shipment, to=Status.ACCEPTED, actor=actor, expected_version=expected_version
+    )
+    _payment_state_set(moved, gateway_for(moved).capture(moved))
+    return moved
+
+
+@transaction.atomic
+def shipment_reject(
+    *, shipment: Shipment, actor: User, reason: str, expected_version: int | None = None
+) -> Shipment:
+    """Staff reject an order with a reason; a card authorisation is released."""
+    from shipments.payments import gateway_for
+
+    moved = shipment_transition(
+        shipment=shipment,
+        to=Status.REJECTED,
+        actor=actor,
+        reason=reason,
+        expected_version=expected_version,
+    )
+    _payment_state_set(moved, gateway_for(moved).release(moved))
+    return moved
+
+
+@transaction.atomic
+def shipment_cancel(
+    *, shipment: Shipment, actor: User, reason: str = "", expected_version: int | None = None
+) -> Shipment:
+    """Cancel before pickup (customer or staff): release an authorisation, refund a capture."""
+    from shipments.models import PaymentState
+    from shipments.payments import gateway_for
+
+    moved = shipment_transition(
+        shipment=shipment,
+        to=Status.CANCELLED,
+        actor=actor,
+        reason=reason,
+        expected_version=expected_version,
+    )
+    if moved.payment_state == PaymentState.CAPTURED:
+        _payment_state_set(moved, gateway_for(moved).refund(moved))
+    elif moved.payment_state in (PaymentState.AUTHORIZED, PaymentState.PENDING):
+        _payment_state_set(moved, gateway_for(moved).release(moved))
+    return moved
+
+
+def shipment_assign(
+    *, shipment: Shipment, actor: User | None, driver: Driver, expected_version: int | None = None
+) -> Shipment:
+    """Assign or reassign a driver (staff, or the planner as system)."""
+    return shipment_transition(
+        shipment=shipment,
+        to=Status.ASSIGNED,
+        actor=actor,
+        driver=driver,
+        expected_version=expected_version,
+    )

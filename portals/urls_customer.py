@@ -1,0 +1,5 @@
+"""Routes of the customer portal (included by portals/urls.py)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
