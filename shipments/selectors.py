@@ -60,3 +60,33 @@ def shipment_moves_for(*, shipment: Shipment, user: User) -> list[lifecycle.Move
     if role == lifecycle.CUSTOMER and shipment.customer_id != user.pk:
         return []
     return moves
+
+
+def shipment_public_view(*, shipment: Shipment) -> dict:
+    """What anyone with the tracking number may see: status, timeline, ETA window and a coarse
+    area. Never names, phones, street lines, driver identity, photo URLs or internal ids.
+    The public tracking page and `GET /api/v1/shipments/track/{tracking}` both use this."""
+    events = [
+        {"status": e.status, "label": e.get_status_display(), "at": e.created_at}
+        for e in shipment.events.filter(kind=ShipmentEvent.Kind.STATUS).order_by("seq")
+    ]
+    area = None
+    if shipment.dropoff_point is not None:
+        # Two decimals is about a kilometre: enough for "which part of town", not a door.
+        area = {
+            "city": shipment.dropoff_city,
+            "lat": round(shipment.dropoff_lat, 2),
+            "lng": round(shipment.dropoff_lng, 2),
+        }
+    return {
+        "tracking_number": shipment.tracking_number,
+        "status": shipment.status,
+        "status_label": shipment.get_status_display(),
+        "service_level": shipment.service_level,
+        "delivery_window_start": shipment.delivery_window_start,
+        "delivery_window_end": shipment.delivery_window_end,
+        "eta": None,  # filled by live tracking (ETA window) once the driver is on the way
+        "area": area,
+        "timeline": events,
+        "updated_at": shipment.status_changed_at or shipment.created_at,
+    }
