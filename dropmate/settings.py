@@ -306,7 +306,7 @@ SPECTACULAR_SETTINGS.update(
         "DESCRIPTION": (
             "Book, track and operate local deliveries. Authenticate with a personal API token "
             "(`Authorization: Bearer dmt_…`, issued by staff) or the site session (with CSRF). "
-            "Every error answers `{\"error\": {\"code\", \"message\", \"details\"}}`. "
+            'Every error answers `{"error": {"code", "message", "details"}}`. '
             "Timestamps are ISO 8601 in UTC; money is a decimal string with a currency."
         ),
     }

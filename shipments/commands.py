@@ -59,9 +59,7 @@ def shipment_book_idempotent(
         return existing, False
     try:
         with transaction.atomic():
-            claim = IdempotencyKey.objects.create(
-                user=customer, key=key, request_hash=fingerprint
-            )
+            claim = IdempotencyKey.objects.create(user=customer, key=key, request_hash=fingerprint)
             shipment = shipment_book(customer=customer, **fields)
             claim.shipment = shipment
             claim.save(update_fields=["shipment"])

@@ -346,9 +346,7 @@ class IdempotencyKey(models.Model):
     Inserted in the booking's transaction before the shipment is created; the unique
     (user, key) index makes a concurrent duplicate wait and then replay the first result."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     # SHA-256 of the canonical JSON body: another body under the same key is refused.
     request_hash = models.CharField(max_length=64)

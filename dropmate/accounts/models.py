@@ -86,9 +86,7 @@ class ApiToken(models.Model):
     issued (`dropmate.api.tokens.api_token_issue`). Revoking keeps the row for the audit trail.
     """
 
-    user = models.ForeignKey(
-        "accounts.User", on_delete=models.CASCADE, related_name="api_tokens"
-    )
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=80, help_text="What the token is for, e.g. “Shop sync”.")
     # The first characters of the token, shown so people can tell their tokens apart.
     prefix = models.CharField(max_length=16, editable=False)

@@ -12,7 +12,8 @@ from rest_framework import permissions, serializers
 
 ERROR_CODES = (
     "invalid, not_authenticated, forbidden, not_found, conflict, stale_version, "
-    "idempotency_mismatch, payment_failed, throttled, method_not_allowed, unsupported_media_type, server_error"
+    "idempotency_mismatch, payment_failed, throttled, method_not_allowed, "
+    "unsupported_media_type, server_error"
 )
 
 
@@ -45,7 +46,9 @@ DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description=DESCRIPTIONS[code]) for code in codes}
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=DESCRIPTIONS[code]) for code in codes
+    }
 
 
 class AutoSchema(SpectacularAutoSchema):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from dropmate.accounts.models import ApiToken, User
 from dropmate.lib.exceptions import Invalid
 
-TOKEN_PREFIX = "dmt_"
+TOKEN_PREFIX = "dmt_"  # noqa: S105 (a public marker, not a secret)
 PREFIX_SHOWN = 12  # "dmt_" and 8 characters of the secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

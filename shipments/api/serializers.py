@@ -130,7 +130,9 @@ def _place_output(side: str) -> type[serializers.Serializer]:
     fields["instructions"] = serializers.CharField(source=f"{side}_instructions")
     fields["lat"] = serializers.FloatField(source=f"{side}_lat", allow_null=True)
     fields["lng"] = serializers.FloatField(source=f"{side}_lng", allow_null=True)
-    return type(f"{side.title()}Place", (serializers.Serializer,), {**fields, "__module__": __name__})
+    return type(
+        f"{side.title()}Place", (serializers.Serializer,), {**fields, "__module__": __name__}
+    )
 
 
 class ParcelOutput(serializers.Serializer):

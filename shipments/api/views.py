@@ -184,7 +184,8 @@ class ShipmentTrackApi(ApiView):
         shipment = selectors.shipment_get_public(tracking_number=tracking)
         if shipment is None:
             raise NotFound("No such shipment.")
-        return Response(s.PublicTrackingOutput(selectors.shipment_public_view(shipment=shipment)).data)
+        view = selectors.shipment_public_view(shipment=shipment)
+        return Response(s.PublicTrackingOutput(view).data)
 
 
 class ShipmentTransitionsApi(ApiView):
