@@ -1,6 +1,6 @@
 """What every API v1 view shares: JSON in, the one error shape out, role checks."""
 
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
@@ -22,6 +22,21 @@ class IsStaff(permissions.BasePermission):
 
 
 class ApiView(APIView):
-    """JSON only: form and multipart bodies are refused with 415."""
+    """JSON only: form and multipart bodies are refused with 415.
+
+    Refused requests count against the throttles too (DRF checks throttles only after
+    authentication and permissions pass), so guessing tokens or probing endpoints
+    anonymously also runs into 429."""
 
     parser_classes = [JSONParser]
+
+    def perform_authentication(self, request) -> None:
+        try:
+            request.user  # noqa: B018 (authenticates)
+        except exceptions.AuthenticationFailed:
+            self.check_throttles(request)  # now anonymous: counted per client address
+            raise
+
+    def permission_denied(self, request, message=None, code=None) -> None:
+        self.check_throttles(request)
+        super().permission_denied(request, message=message, code=code)
