@@ -1,15 +1,21 @@
 """Drivers API v1: staff lists of drivers and vehicles; a driver's assignments for staff and
 for that driver."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from drivers import selectors
 from drivers.api import serializers as s
 from dropmate.api.base import ApiView, IsStaff
+from dropmate.api.fields import MAX_ID
 from dropmate.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from shipments.api.serializers import ShipmentOutput
 
-DRIVER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Driver id.")
+DRIVER_ID = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    OpenApiParameter.PATH,
+    description="Driver id.",
+)
 
 
 def _filters(serializer_class, request) -> dict:
@@ -25,7 +31,7 @@ class DriversApi(ApiView):
         operation_id="drivers_list",
         summary="List drivers (staff)",
         parameters=[s.DriverFilterInput, *PAGE_PARAMETERS],
-        responses={200: page_of(s.DriverOutput)},
+        responses={200: OpenApiResponse(page_of(s.DriverOutput), description="A page of drivers.")},
         tags=["drivers"],
     )
     def get(self, request):
@@ -47,7 +53,7 @@ class DriverAssignmentsApi(ApiView):
             "Ordered by delivery window."
         ),
         parameters=[DRIVER_ID, s.AssignmentFilterInput, *PAGE_PARAMETERS],
-        responses={200: page_of(ShipmentOutput)},
+        responses={200: OpenApiResponse(page_of(ShipmentOutput), description="A page of jobs.")},
         tags=["drivers"],
     )
     def get(self, request, id: int):
@@ -71,7 +77,9 @@ class VehiclesApi(ApiView):
         operation_id="vehicles_list",
         summary="List vehicles (staff)",
         parameters=[s.VehicleFilterInput, *PAGE_PARAMETERS],
-        responses={200: page_of(s.VehicleOutput)},
+        responses={
+            200: OpenApiResponse(page_of(s.VehicleOutput), description="A page of vehicles.")
+        },
         tags=["drivers"],
     )
     def get(self, request):

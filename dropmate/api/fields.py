@@ -4,6 +4,10 @@ from datetime import UTC
 
 from rest_framework import serializers
 
+# The largest id any of our databases stores (a signed 64-bit integer): bigger ones are 400/404,
+# never an overflow in the database driver.
+MAX_ID = 2**63 - 1
+
 
 class UtcDateTimeField(serializers.DateTimeField):
     """ISO 8601 in UTC with a `Z`, whatever TIME_ZONE the site runs in."""

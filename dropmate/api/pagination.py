@@ -7,7 +7,6 @@ URLs or null. A page past the end is 404 (`not_found`).
 from functools import cache
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -27,13 +26,13 @@ class Pagination(PageNumberPagination):
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "page",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         OpenApiParameter.QUERY,
         description="Page number, from 1. A page past the end is 404.",
     ),
     OpenApiParameter(
         "page_size",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         OpenApiParameter.QUERY,
         description=f"Items per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}).",
     ),

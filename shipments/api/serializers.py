@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dropmate.accounts.models import STAFF_ROLES
-from dropmate.api.fields import MoneySerializer, PointSerializer, UtcDateTimeField
+from dropmate.api.fields import MAX_ID, MoneySerializer, PointSerializer, UtcDateTimeField
 from dropmate.lib.validators import e164_validator
 from shipments.lifecycle import Status
 from shipments.models import PaymentMethod, PaymentState, ServiceLevel, SizeClass
@@ -93,7 +93,9 @@ class ShipmentFilterInput(serializers.Serializer):
         required=False, help_text="Created at or after (ISO 8601)."
     )
     created_before = serializers.DateTimeField(required=False, help_text="Created before.")
-    driver = serializers.IntegerField(min_value=1, required=False, help_text="Driver id.")
+    driver = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="Driver id."
+    )
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
     search = serializers.CharField(
         max_length=40,
@@ -105,7 +107,9 @@ class ShipmentFilterInput(serializers.Serializer):
 class TransitionInput(serializers.Serializer):
     to = serializers.ChoiceField(choices=Status.choices, help_text="The target status.")
     version = serializers.IntegerField(
-        min_value=1, help_text="The shipment version you last saw; a stale one gets 409."
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The shipment version you last saw; a stale one gets 409.",
     )
     reason = serializers.CharField(
         max_length=500,
@@ -114,7 +118,10 @@ class TransitionInput(serializers.Serializer):
         help_text="Required to reject, unassign or report a failed attempt.",
     )
     driver = serializers.IntegerField(
-        min_value=1, required=False, help_text="Driver id; required to assign or reassign."
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="Driver id; required to assign or reassign.",
     )
     lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
     lng = serializers.FloatField(min_value=-180, max_value=180, required=False)

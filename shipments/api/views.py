@@ -53,7 +53,9 @@ class ShipmentsApi(ApiView):
         summary="List shipments",
         description="Yours as a customer, your assigned ones as a driver, all as staff.",
         parameters=[s.ShipmentFilterInput, *PAGE_PARAMETERS],
-        responses={200: page_of(s.ShipmentOutput)},
+        responses={
+            200: OpenApiResponse(page_of(s.ShipmentOutput), description="A page of shipments.")
+        },
         tags=["shipments"],
     )
     def get(self, request):
@@ -87,7 +89,13 @@ class ShipmentsApi(ApiView):
         ),
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
         request=s.ShipmentCreateInput,
-        responses={201: s.ShipmentDetailOutput, **error_responses(422)},
+        responses={
+            201: OpenApiResponse(
+                s.ShipmentDetailOutput,
+                description="Booked (or, with `Idempotent-Replayed`, the earlier booking).",
+            ),
+            **error_responses(422),
+        },
         tags=["shipments"],
     )
     def post(self, request):
@@ -125,7 +133,7 @@ class QuotesApi(ApiView):
         summary="Price a prospective shipment",
         description="The server's price and its breakdown, without booking anything.",
         request=s.QuoteInput,
-        responses={200: s.QuoteOutput},
+        responses={200: OpenApiResponse(s.QuoteOutput, description="The price and its lines.")},
         tags=["shipments"],
     )
     def post(self, request):
@@ -156,7 +164,7 @@ class ShipmentDetailApi(ApiView):
         summary="One shipment",
         description="Your view of one shipment; another user's shipment is 404.",
         parameters=[TRACKING],
-        responses={200: s.ShipmentDetailOutput},
+        responses={200: OpenApiResponse(s.ShipmentDetailOutput, description="The shipment.")},
         tags=["shipments"],
     )
     def get(self, request, tracking: str):
@@ -176,7 +184,7 @@ class ShipmentTrackApi(ApiView):
             "page. Drafts and unknown numbers are 404. Rate-limited per client."
         ),
         parameters=[TRACKING],
-        responses={200: s.PublicTrackingOutput},
+        responses={200: OpenApiResponse(s.PublicTrackingOutput, description="Public status.")},
         auth=[],
         tags=["tracking"],
     )
@@ -201,7 +209,7 @@ class ShipmentTransitionsApi(ApiView):
         parameters=[TRACKING],
         request=s.TransitionInput,
         responses={
-            200: s.ShipmentDetailOutput,
+            200: OpenApiResponse(s.ShipmentDetailOutput, description="The moved shipment."),
             409: OpenApiResponse(
                 error_responses(409)[409].response,
                 description="Stale version (`stale_version`) or impossible move (`conflict`).",

@@ -10,7 +10,9 @@ from tests.factories import DriverFactory, VehicleFactory, make_shipment
 
 
 def test_staff_list_drivers_with_vehicle_and_position(api, dan, erin):
-    Driver.objects.filter(pk=dan.pk).update(last_lat=51.05, last_lng=3.72, last_fix_at=timezone.now())
+    Driver.objects.filter(pk=dan.pk).update(
+        last_lat=51.05, last_lng=3.72, last_fix_at=timezone.now()
+    )
     response = api["dora"].get("/api/v1/drivers")
     assert response.status_code == 200
     rows = {d["id"]: d for d in response.json()["results"]}

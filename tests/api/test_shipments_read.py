@@ -38,7 +38,9 @@ def tn(*shipments) -> set[str]:
 
 def test_each_role_lists_what_it_may_see(api, fleet):
     f = fleet
-    assert numbers(api["alice"].get(URL)) == tn(f["alice_draft"], f["alice_pending"], f["alice_dan"])
+    assert numbers(api["alice"].get(URL)) == tn(
+        f["alice_draft"], f["alice_pending"], f["alice_dan"]
+    )
     assert numbers(api["bob"].get(URL)) == tn(f["bob_erin"])
     assert numbers(api["dan"].get(URL)) == tn(f["alice_dan"])
     assert numbers(api["erin"].get(URL)) == tn(f["bob_erin"])

@@ -97,9 +97,7 @@ def test_session_works_for_our_pages_and_enforces_csrf(alice, password):
 
 def test_staff_issue_a_token_in_the_admin_and_see_it_once(client, ada, alice):
     client.force_login(ada)
-    response = client.post(
-        "/admin/accounts/apitoken/add/", {"user": alice.pk, "name": "Warehouse"}
-    )
+    response = client.post("/admin/accounts/apitoken/add/", {"user": alice.pk, "name": "Warehouse"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     token = ApiToken.objects.get(user=alice, name="Warehouse")
