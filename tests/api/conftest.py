@@ -14,19 +14,28 @@ def client_for(user) -> APIClient:
     return client
 
 
+class _Clients(dict):
+    """Builds a persona's client on first use, so a test pays only for the personas it uses."""
+
+    def __init__(self, request) -> None:
+        super().__init__()
+        self._request = request
+
+    def __missing__(self, name: str) -> APIClient:
+        if name == "anon":
+            user = None
+        else:
+            persona = self._request.getfixturevalue(name)
+            user = persona.user if name in ("dan", "erin") else persona
+        self[name] = client_for(user)
+        return self[name]
+
+
 @pytest.fixture
-def api(alice, bob, dan, erin, dora, ada):
-    """Clients by persona name: alice/bob (customers), dan/erin (drivers), dora/ada (staff)."""
-    users = {
-        "alice": alice,
-        "bob": bob,
-        "dan": dan.user,
-        "erin": erin.user,
-        "dora": dora,
-        "ada": ada,
-        "anon": None,
-    }
-    return {name: client_for(user) for name, user in users.items()}
+def api(request, db):
+    """Clients by persona name: alice/bob (customers), dan/erin (drivers), dora/ada (staff),
+    anon (no credentials)."""
+    return _Clients(request)
 
 
 def error_code(response) -> str:

@@ -109,7 +109,7 @@ def test_unknown_driver_is_404(api):
 # --- vehicles ----------------------------------------------------------------------------------
 
 
-def test_staff_list_vehicles_with_their_driver(api, dan):
+def test_staff_list_vehicles_with_their_driver(api, dan, erin):
     spare = VehicleFactory(name="Spare bike", kind="bike", active=False)
     response = api["dora"].get("/api/v1/vehicles")
     assert response.status_code == 200
