@@ -65,7 +65,7 @@ class AutoSchema(SpectacularAutoSchema):
         codes = {401, 429}
         if has_body:
             codes |= {400, 415}
-        if any(p for p in self.get_override_parameters() if not _is_header(p)):
+        if any(_is_query(p) for p in self.get_override_parameters()):
             codes.add(400)
         if not self._is_public():
             codes.add(403)
@@ -87,5 +87,6 @@ class AutoSchema(SpectacularAutoSchema):
         return [p for p in self.get_override_parameters() if hasattr(p, "name")]
 
 
-def _is_header(parameter) -> bool:
-    return getattr(parameter, "location", None) == "header"
+def _is_query(parameter) -> bool:
+    """An OpenApiParameter in the query, or a filter serializer (exploded into the query)."""
+    return getattr(parameter, "location", "query") == "query"
