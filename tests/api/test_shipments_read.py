@@ -1,7 +1,7 @@
 """GET /api/v1/shipments (scoped, filtered, searched, paginated), GET /api/v1/shipments/{t}
 and the public GET /api/v1/shipments/track/{t}."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -214,3 +214,13 @@ def test_public_tracking_hides_drafts_and_unknown_numbers(api, fleet):
 def test_public_tracking_works_with_credentials_too(api, fleet):
     number = fleet["bob_erin"].tracking_number
     assert api["alice"].get(f"{URL}/track/{number}").status_code == 200
+
+
+def test_timestamps_are_utc_whatever_the_site_time_zone(api, fleet, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"
+    shipment = fleet["alice_pending"]
+    body = api["alice"].get(f"{URL}/{shipment.tracking_number}").json()
+    assert body["created_at"].endswith("Z")
+    assert body["created_at"].startswith(
+        shipment.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    )
