@@ -272,3 +272,42 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- api ----------------------------------------------------------------------------------------
+# Personal API tokens first, so an unauthenticated call gets 401 with WWW-Authenticate.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "dropmate.api.authentication.ApiTokenAuthentication",
+    *REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"],
+]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dropmate.api.schema.AutoSchema"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "dropmate.api.throttling.AnonThrottle",
+    "dropmate.api.throttling.UserThrottle",
+]
+# Proxies in front of the app that append to X-Forwarded-For (0: use the socket's address).
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("API_NUM_PROXIES", default=0) or None
+# Counted in the shared cache (Redis when REDIS_URL is set). Rates: "<n>/<s|min|hour|day>".
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="120/min"),
+    "user": env.str("API_THROTTLE_USER", default="1200/min"),
+    "track": env.str("API_THROTTLE_TRACK", default="30/min"),
+}
+SPECTACULAR_SETTINGS.update(
+    {
+        "COMPONENT_SPLIT_REQUEST": True,
+        "ENUM_NAME_OVERRIDES": {
+            "ShipmentStatusEnum": "shipments.lifecycle.Status",
+            "ServiceLevelEnum": "shipments.models.ServiceLevel",
+            "SizeClassEnum": "shipments.models.SizeClass",
+            "PaymentStateEnum": "shipments.models.PaymentState",
+            "PaymentMethodEnum": "shipments.models.PaymentMethod",
+            "VehicleKindEnum": "drivers.models.Vehicle.Kind",
+        },
+        "DESCRIPTION": (
+            "Book, track and operate local deliveries. Authenticate with a personal API token "
+            "(`Authorization: Bearer dmt_…`, issued by staff) or the site session (with CSRF). "
+            'Every error answers `{"error": {"code", "message", "details"}}`. '
+            "Timestamps are ISO 8601 in UTC; money is a decimal string with a currency."
+        ),
+    }
+)

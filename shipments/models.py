@@ -338,3 +338,27 @@ class PricingRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{' (active)' if self.active else ''}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` a client sent with a booking: the same key and body book once.
+
+    Inserted in the booking's transaction before the shipment is created; the unique
+    (user, key) index makes a concurrent duplicate wait and then replay the first result."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the canonical JSON body: another body under the same key is refused.
+    request_hash = models.CharField(max_length=64)
+    shipment = models.ForeignKey(
+        Shipment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

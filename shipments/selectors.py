@@ -1,6 +1,6 @@
 """Reads of shipments, always scoped to who is asking."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from dropmate.accounts.models import User
 from dropmate.lib.exceptions import NotFound
@@ -90,3 +90,38 @@ def shipment_public_view(*, shipment: Shipment) -> dict:
         "timeline": events,
         "updated_at": shipment.status_changed_at or shipment.created_at,
     }
+
+
+def shipments_search(
+    *,
+    user: User,
+    statuses: list[str] | None = None,
+    created_after=None,
+    created_before=None,
+    driver_id: int | None = None,
+    service_level: str = "",
+    search: str = "",
+) -> QuerySet[Shipment]:
+    """The API's shipment list: what `user` may see, filtered, newest first. `search` matches
+    a whole tracking number however it was typed, or part of one, or the customer reference."""
+    qs = shipments_visible_to(user=user)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    if driver_id is not None:
+        qs = qs.filter(driver_id=driver_id)
+    if service_level:
+        qs = qs.filter(service_level=service_level)
+    search = (search or "").strip()
+    if search:
+        canonical = tracking_numbers.normalize(search)
+        if canonical:
+            qs = qs.filter(tracking_number=canonical)
+        else:
+            qs = qs.filter(
+                Q(tracking_number__icontains=search.upper()) | Q(reference__icontains=search)
+            )
+    return qs.order_by("-created_at", "-pk")

@@ -77,3 +77,40 @@ class User(AbstractUser):
     @property
     def is_dispatch_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+class ApiToken(models.Model):
+    """A personal API token that staff issue to a user from the admin.
+
+    Only a SHA-256 digest of the secret is stored: the full token is shown once, when it is
+    issued (`dropmate.api.tokens.api_token_issue`). Revoking keeps the row for the audit trail.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What the token is for, e.g. “Shop sync”.")
+    # The first characters of the token, shown so people can tell their tokens apart.
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,7 +1,8 @@
 """One error shape for every API error: {"error": {"code", "message", "details"}}.
 
 Codes are stable: invalid, not_authenticated, forbidden, not_found, conflict, stale_version,
-throttled, method_not_allowed, unsupported_media_type, server_error.
+idempotency_mismatch, payment_failed, throttled, method_not_allowed, unsupported_media_type,
+server_error.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -32,6 +33,10 @@ def error_body(code: str, message: str, details=None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    from shipments.payments import PaymentError
+
+    if isinstance(exc, PaymentError):
+        return Response(error_body("payment_failed", str(exc)), status=402)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
@@ -49,6 +54,8 @@ def api_exception_handler(exc, context):
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
         message, details = "Invalid input.", response.data
+        if not isinstance(details, dict):  # ValidationError("...") raised outside a serializer
+            details = {"non_field_errors": details}
     else:
         message, details = str(getattr(exc, "detail", exc)), {}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
