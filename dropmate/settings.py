@@ -291,7 +291,7 @@ NOTIFY_DISPLAY_TIME_ZONE = env.str("NOTIFY_DISPLAY_TIME_ZONE", default=TIME_ZONE
 NOTIFY_ETA_WINDOW_MINUTES = env.int("NOTIFY_ETA_WINDOW_MINUTES", default=15)
 # Non-urgent customer messages written in quiet hours ("HH:MM-HH:MM", empty: none) are held
 # and sent when they end.
-NOTIFY_QUIET_HOURS = env.str("NOTIFY_QUIET_HOURS", default="21:00-08:00")
+NOTIFY_QUIET_HOURS = env.str("NOTIFY_QUIET_HOURS", default="")
 NOTIFY_QUIET_HOURS_TIME_ZONE = env.str("NOTIFY_QUIET_HOURS_TIME_ZONE", default=TIME_ZONE)
 if NOTIFY_QUIET_HOURS:
     import re as _re

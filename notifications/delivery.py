@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from notifications import transports
 from notifications.models import Notification
@@ -38,7 +39,7 @@ def enqueue(*, notification_id: int, countdown: float | None = None) -> bool:
         return False
     try:
         send_notification.apply_async((notification_id,), countdown=countdown, retry=False)
-    except Exception as exc:  # any broker failure: the outbox row is the source of truth
+    except (KombuError, OSError) as exc:  # the broker is unreachable: the row waits
         _broker_down_until = time.monotonic() + settings.NOTIFY_BROKER_DOWN_BACKOFF
         log.warning(
             "Could not enqueue notification %s (%s: %s); the sweep will send it",
