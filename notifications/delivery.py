@@ -63,11 +63,15 @@ def retry_delay(*, attempt: int) -> float:
     return step / 2 + random.uniform(0, step / 2)
 
 
-def notification_claim(*, notification_id: int) -> Notification | None:
-    """Move the row from queued to sending; None when another worker has it or it is done."""
+def notification_claim(*, notification_id: int, wait: bool = True) -> Notification | None:
+    """Move the row from queued to sending; None when another worker has it, it is done, or
+    (with `wait`) its next attempt is not due yet: a duplicate task message arriving early
+    must not cut a backoff short. The eager (in-process) mode has no beat to come back later,
+    so it retries at once (`wait=False`)."""
     now = timezone.now()
+    due = Q(send_after__isnull=True) | Q(send_after__lte=now) if wait else Q()
     claimed = Notification.objects.filter(
-        pk=notification_id, status=Notification.Status.QUEUED
+        due, pk=notification_id, status=Notification.Status.QUEUED
     ).update(
         status=Notification.Status.SENDING,
         claimed_at=now,
@@ -80,13 +84,13 @@ def notification_claim(*, notification_id: int) -> Notification | None:
     return Notification.objects.select_related("recipient").get(pk=notification_id)
 
 
-def notification_deliver(*, notification_id: int) -> float | None:
-    """Send one row if this caller can claim it.
+def notification_deliver(*, notification_id: int, wait: bool = True) -> float | None:
+    """Send one row if this caller can claim it (see `notification_claim` for `wait`).
 
     Returns the countdown before the next attempt when the provider failed and attempts
     remain (the caller enqueues it), else None.
     """
-    row = notification_claim(notification_id=notification_id)
+    row = notification_claim(notification_id=notification_id, wait=wait)
     if row is None:
         return None
     try:

@@ -16,13 +16,16 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(
+    bind=True,
     name="notifications.send",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
 )
-def send_notification(notification_id: int) -> None:
-    delay = delivery.notification_deliver(notification_id=notification_id)
+def send_notification(self, notification_id: int) -> None:
+    delay = delivery.notification_deliver(
+        notification_id=notification_id, wait=not self.request.is_eager
+    )
     if delay is not None:
         delivery.enqueue(notification_id=notification_id, countdown=delay)
 

@@ -76,9 +76,30 @@ def test_last_attempt_marks_the_row_failed(alice, sms_outbox, settings):
     RecordingSms.fail_with = TransportError("timeout")
     row = queued(alice)
     assert delivery.notification_deliver(notification_id=row.pk) is not None
-    assert delivery.notification_deliver(notification_id=row.pk) is None
+    assert delivery.notification_deliver(notification_id=row.pk, wait=False) is None
     row.refresh_from_db()
     assert (row.status, row.attempts, row.last_error) == (Q.FAILED, 2, "timeout")
+
+
+def test_duplicate_message_arriving_early_does_not_cut_the_backoff_short(
+    alice, sms_outbox, settings
+):
+    settings.NOTIFY_RETRY_BASE_DELAY = 60
+    alice.notify_email, alice.notify_sms = False, True
+    alice.save()
+    RecordingSms.fail_with = TransportError("HTTP 503")
+    row = queued(alice)
+    delivery.notification_deliver(notification_id=row.pk)
+    RecordingSms.fail_with = None
+    # A second task message for the same row (e.g. from the sweep) before the retry is due.
+    assert delivery.notification_claim(notification_id=row.pk) is None
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Q.QUEUED, 1)
+    # Once due, it is sent.
+    Notification.objects.filter(pk=row.pk).update(send_after=timezone.now())
+    delivery.notification_deliver(notification_id=row.pk)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Q.SENT, 2)
 
 
 def test_retry_delays_grow_with_jitter_and_stay_below_visibility_timeout(settings):
