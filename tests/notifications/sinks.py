@@ -68,7 +68,7 @@ class SmtpSink:
         if self.controller is not None:
             self.controller.stop()
 
-    def keys(self) -> list[str]:
+    def received_keys(self) -> list[str]:
         with self.lock:
             return [m.key for m in self.messages]
 
@@ -138,7 +138,7 @@ class SmsSink:
             self.server.shutdown()
             self.server.server_close()
 
-    def keys(self) -> list[str]:
+    def received_keys(self) -> list[str]:
         with self.lock:
             return [m.key for m in self.accepted]
 
