@@ -86,6 +86,8 @@ class SmsSink:
         self.attempts: dict[str, list[float]] = {}
         self.fail_first = 0
         self.always_fail = False
+        # Answer every request with this status instead (e.g. 400 for a refused number).
+        self.answer_status: int | None = None
         self.lock = threading.Lock()
         self.port = 0
         self.server: ThreadingHTTPServer | None = None
@@ -102,7 +104,7 @@ class SmsSink:
                     tries = sink.attempts.setdefault(key, [])
                     tries.append(time.monotonic())
                     fail = sink.always_fail or len(tries) <= sink.fail_first
-                    if not fail:
+                    if not fail and sink.answer_status is None:
                         sink.accepted.append(
                             Received(
                                 key=key,
@@ -111,7 +113,9 @@ class SmsSink:
                                 at=time.monotonic(),
                             )
                         )
-                if fail:
+                if sink.answer_status is not None:
+                    self._answer(sink.answer_status, {"code": 21211, "message": "Invalid 'To'"})
+                elif fail:
                     self._answer(500, {"code": 20500, "message": "Internal Server Error"})
                 else:
                     self._answer(201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued"})
@@ -148,3 +152,4 @@ class SmsSink:
             self.attempts.clear()
             self.fail_first = fail_first
             self.always_fail = always_fail
+            self.answer_status = None
