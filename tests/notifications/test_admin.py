@@ -15,7 +15,10 @@ CHANGELIST = reverse("admin:notifications_notification_changelist")
 @pytest.fixture
 def failed(alice):
     row = services.notification_write(
-        event_key="picked_up", recipient=alice, audience="customer", scope="a",
+        event_key="picked_up",
+        recipient=alice,
+        audience="customer",
+        scope="a",
         extra={"tracking_number": "DM-ADMIN-1"},
     )
     Notification.objects.filter(pk=row.pk).update(
@@ -32,13 +35,15 @@ def staff_client(client, ada):
 
 
 def test_log_filters_by_status_channel_and_event(staff_client, failed, bob):
-    services.notification_write(event_key="delivered", recipient=bob, audience="customer",
-                                scope="b")
+    services.notification_write(
+        event_key="delivered", recipient=bob, audience="customer", scope="b"
+    )
     response = staff_client.get(CHANGELIST, {"status__exact": "failed"})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [failed]
-    response = staff_client.get(CHANGELIST, {"event_key__exact": "delivered",
-                                             "channel__exact": "email"})
+    response = staff_client.get(
+        CHANGELIST, {"event_key__exact": "delivered", "channel__exact": "email"}
+    )
     assert [n.recipient for n in response.context["cl"].result_list] == [bob]
     response = staff_client.get(CHANGELIST, {"recipient__id__exact": failed.recipient_id})
     assert list(response.context["cl"].result_list) == [failed]
@@ -73,8 +78,9 @@ def test_resend_creates_a_new_send_with_a_new_key_and_records_who(
 
 
 def test_retry_failed_requeues_only_failed_rows(staff_client, failed, bob):
-    sent = services.notification_write(event_key="delivered", recipient=bob,
-                                       audience="customer", scope="c")
+    sent = services.notification_write(
+        event_key="delivered", recipient=bob, audience="customer", scope="c"
+    )
     Notification.objects.filter(pk=sent.pk).update(status=Q.SENT, attempts=1)
     response = staff_client.post(
         CHANGELIST,

@@ -75,8 +75,13 @@ def test_on_duty_driver_without_fixes_alerts_staff_once_per_silence(dan, erin, d
 def test_failed_notifications_are_reported_to_staff_once(alice, dora):
     for i in range(2):
         Notification.objects.create(
-            recipient=alice, channel="sms", event_key="picked_up", idempotency_key=f"f{i}",
-            status=Q.FAILED, last_error="HTTP 500", to_address="+32470000000",
+            recipient=alice,
+            channel="sms",
+            event_key="picked_up",
+            idempotency_key=f"f{i}",
+            status=Q.FAILED,
+            last_error="HTTP 500",
+            to_address="+32470000000",
         )
     assert monitoring.check_failed_notifications() == 2
     assert monitoring.check_failed_notifications() == 0

@@ -23,7 +23,10 @@ def row_for(user, channel: str) -> Notification:
     user.notify_email, user.notify_sms = channel == "email", channel == "sms"
     user.save()
     return services.notification_write(
-        event_key="driver_nearby", recipient=user, audience="customer", scope=channel,
+        event_key="driver_nearby",
+        recipient=user,
+        audience="customer",
+        scope=channel,
         extra={"tracking_number": "DM-TEST-1", "link": "http://127.0.0.1:8000/track/DM-TEST-1/"},
     )
 
@@ -88,7 +91,9 @@ def test_twilio_adapter_posts_the_message_and_returns_its_sid(alice, sms_sink):
     assert row.status == Q.SENT and row.provider_id.startswith("SM")
     [received] = sms_sink.accepted
     assert (received.to, received.body, received.key) == (
-        alice.phone, row.body, row.idempotency_key
+        alice.phone,
+        row.body,
+        row.idempotency_key,
     )
 
 
