@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # While the broker refuses publishes, skip further attempts until this monotonic time so a
 # burst of commits is not slowed down one timeout each; the sweep sends those rows later.
 _broker_down_until = 0.0
+CLAIM_EARLY_TOLERANCE = timedelta(milliseconds=200)
 
 
 def enqueue(*, notification_id: int, countdown: float | None = None) -> bool:
@@ -69,7 +70,9 @@ def notification_claim(*, notification_id: int, wait: bool = True) -> Notificati
     must not cut a backoff short. The eager (in-process) mode has no beat to come back later,
     so it retries at once (`wait=False`)."""
     now = timezone.now()
-    due = Q(send_after__isnull=True) | Q(send_after__lte=now) if wait else Q()
+    # A timer may fire a hair early; only a message well ahead of time is turned away.
+    due = Q(send_after__isnull=True) | Q(send_after__lte=now + CLAIM_EARLY_TOLERANCE)
+    due = due if wait else Q()
     claimed = Notification.objects.filter(
         due, pk=notification_id, status=Notification.Status.QUEUED
     ).update(
