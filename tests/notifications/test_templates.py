@@ -15,9 +15,31 @@ from notifications.rendering import (
     sms_segments,
     tracking_url,
 )
+from dropmate.accounts.models import User
+from drivers.models import Driver
 from shipments.lifecycle import Status
+from shipments.models import PaymentState, Shipment
+from tests.factories import draft_fields
 
 LONG = "The parcel was refused because the recipient said the box looked damaged " * 6
+
+
+def unsaved_shipment(status: str, **fields) -> Shipment:
+    """A realistic shipment without the database (templates only read fields)."""
+    customer = User(email="alice@example.com", first_name="Alice", last_name="Martens")
+    driver = Driver(user=User(email="dan@dropmate.local", first_name="Dan"))
+    shipment = Shipment(
+        customer=customer,
+        driver=driver,
+        status=status,
+        price=12.40,
+        payment_state=PaymentState.AUTHORIZED,
+        predicted_arrival=timezone.now() + timedelta(minutes=20),
+        handover_pin_hash="pbkdf2$...",
+        **draft_fields(**fields),
+    )
+    shipment.pk = 42
+    return shipment
 
 
 def realistic_extra(event_key: str) -> dict:
@@ -40,8 +62,8 @@ def realistic_extra(event_key: str) -> dict:
 
 @pytest.mark.parametrize("event_key", [*events.EVENTS, "some_new_event"])
 @pytest.mark.parametrize("channel", [EMAIL, SMS])
-def test_every_event_renders_on_every_channel(shipment_in, event_key, channel):
-    shipment = shipment_in(Status.OUT_FOR_DELIVERY, reference="PO-77")
+def test_every_event_renders_on_every_channel(event_key, channel):
+    shipment = unsaved_shipment(Status.OUT_FOR_DELIVERY, reference="PO-77")
     context = {"name": "Alice", **shipment_context(shipment), **realistic_extra(event_key)}
     context["link"] = context["tracking_url"]
 
@@ -62,8 +84,8 @@ def test_every_event_renders_on_every_channel(shipment_in, event_key, channel):
 
 
 @pytest.mark.parametrize("event_key", ["rejected", "failed_attempt", "dispatch_message"])
-def test_long_sms_is_cut_to_two_segments_and_keeps_the_link(shipment_in, event_key):
-    shipment = shipment_in(Status.OUT_FOR_DELIVERY)
+def test_long_sms_is_cut_to_two_segments_and_keeps_the_link(event_key):
+    shipment = unsaved_shipment(Status.OUT_FOR_DELIVERY)
     link = tracking_url(shipment.tracking_number)
     context = {**shipment_context(shipment), "reason": LONG, "message": LONG, "link": link}
 
@@ -73,8 +95,8 @@ def test_long_sms_is_cut_to_two_segments_and_keeps_the_link(shipment_in, event_k
     assert body.endswith("... " + link)
 
 
-def test_html_email_escapes_what_people_typed(shipment_in):
-    shipment = shipment_in(Status.REJECTED)
+def test_html_email_escapes_what_people_typed():
+    shipment = unsaved_shipment(Status.REJECTED)
     context = {**shipment_context(shipment), "reason": "<script>alert(1)</script>", "link": ""}
     rendered = render_message(event_key="rejected", channel=EMAIL, context=context)
     assert "<script>" not in rendered.html
@@ -83,8 +105,8 @@ def test_html_email_escapes_what_people_typed(shipment_in):
     assert "<script>alert(1)</script>" in rendered.body
 
 
-def test_recipient_language_picks_the_translated_template(shipment_in):
-    shipment = shipment_in(Status.PENDING_REVIEW)
+def test_recipient_language_picks_the_translated_template():
+    shipment = unsaved_shipment(Status.PENDING_REVIEW)
     context = {"name": "An", **shipment_context(shipment), "link": "x"}
     dutch = render_message(
         event_key="booking_received", channel=EMAIL, context=context, language="nl"
