@@ -4,6 +4,7 @@ arrives (keyed by the notification's idempotency key) and can answer errors.
 
 Skipped without PostgreSQL and Redis (failed when DROPMATE_REQUIRE_SERVICES=1)."""
 
+import time
 from collections import Counter
 
 import pytest
@@ -98,17 +99,19 @@ def test_worker_killed_midway_still_delivers_all_500(stack, fresh_sinks, capsys)
     stack.kill_worker()
     at_kill = len(received())
     stack.start_worker()
+    restarted = time.monotonic()
 
     done = wait_until(
         lambda: statuses(keys)[Q.SENT] == 500 and set(keys) <= set(received()), timeout=90
     )
+    recovery = time.monotonic() - restarted
     arrived = Counter(k for k in received() if k in set(keys))
     duplicates = {k: n for k, n in arrived.items() if n > 1}
     with capsys.disabled():
         print(
             f"\n[notifications] 500 messages, worker SIGKILLed after {at_kill} arrived: "
             f"{len(arrived)} distinct arrived, {sum(arrived.values()) - len(arrived)} "
-            f"duplicate(s) {sorted(duplicates)}"
+            f"duplicate(s) {sorted(duplicates)}; the rest arrived {recovery:.1f}s after restart"
         )
     assert done, (statuses(keys), stack.logs())
     assert at_kill < 500, "the kill did not happen midway"

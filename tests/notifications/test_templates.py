@@ -6,6 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from drivers.models import Driver
+from dropmate.accounts.models import User
 from notifications import events
 from notifications.events import EMAIL, SMS
 from notifications.rendering import (
@@ -15,8 +17,6 @@ from notifications.rendering import (
     sms_segments,
     tracking_url,
 )
-from dropmate.accounts.models import User
-from drivers.models import Driver
 from shipments.lifecycle import Status
 from shipments.models import PaymentState, Shipment
 from tests.factories import draft_fields
