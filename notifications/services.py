@@ -285,6 +285,10 @@ def staff_recipients() -> list[User]:
 def _intents(shipment: Shipment, event: ShipmentEvent) -> list[tuple[str, User, str, dict]]:
     """(event_key, recipient, audience, extra) for each message a lifecycle event causes."""
     to, source = event.status, event.from_status
+    if event.kind not in (ShipmentEvent.Kind.STATUS, ShipmentEvent.Kind.ASSIGNMENT):
+        return []  # notes and payment records: whoever writes them notifies if needed
+    if to == source and event.kind != ShipmentEvent.Kind.ASSIGNMENT:
+        return []
     customer = shipment.customer
     reason = event.note
     out: list[tuple[str, User, str, dict]] = []

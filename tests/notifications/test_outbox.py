@@ -360,3 +360,20 @@ def test_inactive_users_are_not_notified(shipment_in, alice):
     alice.save()
     shipment_in(Status.ACCEPTED)
     assert not rows_for(alice).exists()
+
+
+def test_note_events_notify_nobody(shipment_in, alice, dan):
+    from shipments.models import ShipmentEvent
+
+    shipment = shipment_in(Status.ASSIGNED)
+    before = Notification.objects.count()
+    note = ShipmentEvent.objects.create(
+        shipment=shipment,
+        seq=shipment.last_seq + 1,
+        kind=ShipmentEvent.Kind.NOTE,
+        from_status=Status.ASSIGNED,
+        status=Status.ASSIGNED,
+        note="Gate code 1234",
+    )
+    assert services.notifications_for_shipment_event(shipment=shipment, event=note) == []
+    assert Notification.objects.count() == before
