@@ -309,5 +309,72 @@ SPECTACULAR_SETTINGS.update(
             'Every error answers `{"error": {"code", "message", "details"}}`. '
             "Timestamps are ISO 8601 in UTC; money is a decimal string with a currency."
         ),
+# --- notifications ----------------------------------------------------------------------------
+# SMS_BACKEND (above): console | file | sns | twilio | a dotted path to a class.
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default="") or str(BASE_DIR / "sms-outbox.jsonl")
+SMS_TIMEOUT = env.int("SMS_TIMEOUT", default=10)
+AWS_SNS_REGION_NAME = env.str("AWS_SNS_REGION_NAME", default="eu-west-1")
+AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="")
+AWS_SNS_SENDER_ID = env.str("AWS_SNS_SENDER_ID", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+NOTIFY_SMS_MAX_SEGMENTS = env.int("NOTIFY_SMS_MAX_SEGMENTS", default=2)
+# Times in messages are shown in this zone; the ETA window is the prediction ± this.
+NOTIFY_DISPLAY_TIME_ZONE = env.str("NOTIFY_DISPLAY_TIME_ZONE", default=TIME_ZONE)
+NOTIFY_ETA_WINDOW_MINUTES = env.int("NOTIFY_ETA_WINDOW_MINUTES", default=15)
+# Non-urgent customer messages written in quiet hours ("HH:MM-HH:MM", empty: none) are held
+# and sent when they end.
+NOTIFY_QUIET_HOURS = env.str("NOTIFY_QUIET_HOURS", default="")
+NOTIFY_QUIET_HOURS_TIME_ZONE = env.str("NOTIFY_QUIET_HOURS_TIME_ZONE", default=TIME_ZONE)
+if NOTIFY_QUIET_HOURS:
+    import re as _re
+
+    if not _re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", NOTIFY_QUIET_HOURS.replace(" ", "")):
+        raise ImproperlyConfigured("NOTIFY_QUIET_HOURS must look like 21:00-08:00, or be empty.")
+# After this many messages to a recipient on a channel failed for good in a row, new messages
+# go to their other allowed channel first (0: never switch).
+NOTIFY_FALLBACK_AFTER_FAILURES = env.int("NOTIFY_FALLBACK_AFTER_FAILURES", default=3)
+# Sending: attempts per message, exponential backoff with jitter (seconds, capped below the
+# broker visibility timeout), and the sweep's thresholds.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
+NOTIFY_RETRY_BASE_DELAY = env.float("NOTIFY_RETRY_BASE_DELAY", default=30.0)
+NOTIFY_RETRY_MAX_DELAY = env.float("NOTIFY_RETRY_MAX_DELAY", default=1800.0)
+NOTIFY_STUCK_AFTER = env.float("NOTIFY_STUCK_AFTER", default=120.0)
+NOTIFY_SENDING_TIMEOUT = env.float("NOTIFY_SENDING_TIMEOUT", default=300.0)
+NOTIFY_SWEEP_BATCH = env.int("NOTIFY_SWEEP_BATCH", default=1000)
+NOTIFY_BROKER_DOWN_BACKOFF = env.float("NOTIFY_BROKER_DOWN_BACKOFF", default=10.0)
+if NOTIFY_RETRY_MAX_DELAY >= CELERY_VISIBILITY_TIMEOUT:
+    NOTIFY_RETRY_MAX_DELAY = CELERY_VISIBILITY_TIMEOUT * 0.8
+# A publish to an unreachable broker must fail fast instead of hanging the request's commit.
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault(
+    "socket_timeout", env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0)
+)
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault(
+    "socket_connect_timeout", env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0)
+)
+# Staff checks.
+NOTIFY_LATE_GRACE_MINUTES = env.int("NOTIFY_LATE_GRACE_MINUTES", default=15)
+NOTIFY_DRIVER_SILENT_MINUTES = env.int("NOTIFY_DRIVER_SILENT_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "notifications-sweep": {
+            "task": "notifications.sweep",
+            "schedule": env.float("NOTIFY_SWEEP_INTERVAL", default=60.0),
+        },
+        "notifications-late-shipments": {
+            "task": "notifications.check_late_shipments",
+            "schedule": env.float("NOTIFY_LATE_CHECK_INTERVAL", default=300.0),
+        },
+        "notifications-silent-drivers": {
+            "task": "notifications.check_silent_drivers",
+            "schedule": env.float("NOTIFY_SILENT_CHECK_INTERVAL", default=120.0),
+        },
+        "notifications-failed": {
+            "task": "notifications.check_failed_notifications",
+            "schedule": env.float("NOTIFY_FAILED_CHECK_INTERVAL", default=600.0),
+        },
     }
 )

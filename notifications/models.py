@@ -41,6 +41,30 @@ class Notification(models.Model):
     send_after = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The message as rendered when the row was written (what the admin shows and the task sends).
+    to_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    # Urgent messages ignore quiet hours.
+    urgent = models.BooleanField(default=False)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The row this one replaces on the other channel after it failed for good.
+    fallback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallbacks"
+    )
+    # An admin "resend": a new row with a new key, pointing at the original.
+    resent_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,10 +73,17 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "updated_at"], name="notification_sweep_idx"),
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            models.Index(
+                fields=["recipient", "channel", "-created_at"], name="notification_rcpt_chan_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(channel__in=["email", "sms"]), name="notification_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "held", "sending", "sent", "failed", "skipped"]),
+                name="notification_status_valid",
             ),
         ]
 

@@ -79,5 +79,5 @@ def test_push_waits_for_commit(shipment_in, dora, django_capture_on_commit_callb
     shipment = shipment_in(Status.PENDING_REVIEW)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.shipment_transition(shipment=shipment, to=Status.ACCEPTED, actor=dora)
-    # Scheduled for the commit, not sent inline: the one callback is the push.
-    assert [cb.func.__name__ for cb in callbacks] == ["shipment_event_push"]
+    # Scheduled for the commit, not sent inline: the push, and the notification send.
+    assert sorted(cb.func.__name__ for cb in callbacks) == ["enqueue", "shipment_event_push"]
