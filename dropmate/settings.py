@@ -309,6 +309,9 @@ SPECTACULAR_SETTINGS.update(
             'Every error answers `{"error": {"code", "message", "details"}}`. '
             "Timestamps are ISO 8601 in UTC; money is a decimal string with a currency."
         ),
+    }
+)
+
 # --- notifications ----------------------------------------------------------------------------
 # SMS_BACKEND (above): console | file | sns | twilio | a dotted path to a class.
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default="") or str(BASE_DIR / "sms-outbox.jsonl")
