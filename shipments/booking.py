@@ -177,10 +177,8 @@ def _same_place(shipment_like: dict[str, Any]) -> bool:
         return True
 
     def line(side: str) -> str:
-        return " ".join(
-            str(shipment_like.get(f"{side}_{n}") or "").lower().split()
-            for n in ("address", "address2", "city")
-        )
+        parts = (str(shipment_like.get(f"{side}_{n}") or "") for n in ("address", "address2", "city"))
+        return " ".join(" ".join(parts).lower().split())
 
     return line("pickup") == line("dropoff")
 
@@ -255,8 +253,8 @@ def booking_check_step(
     now = timezone.now()
     if step in ("pickup", "dropoff"):
         _check_side(step, data, errors)
-        merged = {n: getattr(shipment, n) for n in STEP_FIELDS["pickup"] + STEP_FIELDS["dropoff"]}
-        merged = merged if shipment is not None else {}
+        sides = STEP_FIELDS["pickup"] + STEP_FIELDS["dropoff"]
+        merged = {n: getattr(shipment, n) for n in sides} if shipment is not None else {}
         merged.update(data)
         if not errors and _same_place(merged):
             errors[f"{step}_address"] = "Pickup and drop-off must be different places."
