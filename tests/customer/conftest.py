@@ -19,12 +19,23 @@ LAUNCHER = Path(__file__).with_name("localstripe_launcher.py")
 WEBHOOK_SECRET = "whsec_dropmate_tests"
 
 
+def clear_rate_limits() -> None:
+    """Forget every rate-limit counter. Never FLUSHDB: other areas' tests share Redis."""
+    backend = getattr(cache, "_cache", None)
+    if hasattr(backend, "get_client"):
+        client = backend.get_client(write=True)
+        for key in client.scan_iter(match="*:ratelimit:*"):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    # Rate limits and axes counters live in the cache; tests must not share them.
-    cache.clear()
+def _fresh_rate_limits():
+    # Rate-limit counters live in the shared cache; tests must not share them.
+    clear_rate_limits()
     yield
-    cache.clear()
+    clear_rate_limits()
 
 
 def _local(dt) -> str:
