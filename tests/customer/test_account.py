@@ -162,3 +162,14 @@ def test_profile_rejects_non_e164_phone(client, alice, data, field):
     assert field in response.context["form"].errors
     alice.refresh_from_db()
     assert alice.phone == before
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_lockout(client, settings, alice):
+    for n in range(settings.AXES_FAILURE_LIMIT + 2):
+        response = client.post(
+            reverse("login"),
+            {"username": "alice@example.com", "password": "wrong"},
+            REMOTE_ADDR="198.51.100.5",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+    assert response.status_code == 429
