@@ -177,7 +177,9 @@ def _same_place(shipment_like: dict[str, Any]) -> bool:
         return True
 
     def line(side: str) -> str:
-        parts = (str(shipment_like.get(f"{side}_{n}") or "") for n in ("address", "address2", "city"))
+        parts = (
+            str(shipment_like.get(f"{side}_{n}") or "") for n in ("address", "address2", "city")
+        )
         return " ".join(" ".join(parts).lower().split())
 
     return line("pickup") == line("dropoff")
@@ -195,9 +197,8 @@ def _check_parcel(data: dict[str, Any], errors: dict[str, str]) -> None:
     given = [d for d in dims if d is not None]
     if given and len(given) != 3:
         errors["length_cm"] = "Give all three dimensions, or none and choose a size."
-    elif given:
-        if any(d <= 0 or d > MAX_SIDE_CM for d in given):
-            errors["length_cm"] = f"Each side must be between 1 and {MAX_SIDE_CM} cm."
+    elif given and any(d <= 0 or d > MAX_SIDE_CM for d in given):
+        errors["length_cm"] = f"Each side must be between 1 and {MAX_SIDE_CM} cm."
     if not data.get("size_class") and not given:
         errors["size_class"] = "Choose a size, or give the dimensions."
     elif data.get("size_class") and data["size_class"] not in SizeClass.values:
@@ -359,7 +360,9 @@ def _check_all(shipment: Shipment) -> None:
 def booking_payment_methods() -> list[tuple[str, str]]:
     methods = [(PaymentMethod.ON_DELIVERY.value, "Pay on delivery (cash or card at the door)")]
     if payments.stripe_configured():
-        methods.insert(0, (PaymentMethod.CARD.value, "Card, now (authorised, charged on acceptance)"))
+        methods.insert(
+            0, (PaymentMethod.CARD.value, "Card, now (authorised, charged on acceptance)")
+        )
     return methods
 
 

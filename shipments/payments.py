@@ -138,7 +138,10 @@ class StripeGateway:
         shipment, the amount and the booking attempt (its version), so a retried request
         never makes a second intent, while a booking edited and made again gets a new one."""
         amount = amount_minor(shipment.price)
-        key = f"dropmate-pi-{shipment.tracking_number}-{amount}{shipment.currency}-v{shipment.version}"
+        key = (
+            f"dropmate-pi-{shipment.tracking_number}-{amount}{shipment.currency}"
+            f"-v{shipment.version}"
+        )
         intent = self._call(
             "authorisation",
             self.client.v1.payment_intents.create,

@@ -105,8 +105,10 @@ def customer_shipments(
     query = "".join((query or "").split()).upper()
     if query:
         canonical = tracking_numbers.normalize(query)
-        qs = qs.filter(tracking_number=canonical) if canonical else qs.filter(
-            tracking_number__icontains=query
+        qs = (
+            qs.filter(tracking_number=canonical)
+            if canonical
+            else qs.filter(tracking_number__icontains=query)
         )
     return qs.order_by("-created_at")
 

@@ -33,15 +33,14 @@ def geocode(query: str) -> GeocodeResult | None:
     """The best match for `query`, or None (no backend, no match, or the backend failed)."""
     query = " ".join((query or "").split())[:300]
     url = settings.DROPMATE_GEOCODER_URL
-    if not url or not query:
+    if not url.startswith(("http://", "https://")) or not query:
         return None
     params = urllib.parse.urlencode({"q": query, "format": "jsonv2", "limit": 1})
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (an http(s) URL from the operator's settings)
         f"{url}{'&' if '?' in url else '?'}{params}",
         headers={"User-Agent": settings.DROPMATE_GEOCODER_USER_AGENT, "Accept": "application/json"},
     )
     try:
-        # The URL is an operator's setting, never user input.
         with urllib.request.urlopen(  # noqa: S310
             request, timeout=settings.DROPMATE_GEOCODER_TIMEOUT
         ) as response:

@@ -248,7 +248,12 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(shipments, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
-    context = {"form": form, "page": page, "filtered": bool(status or query), "qs": params.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "filtered": bool(status or query),
+        "qs": params.urlencode(),
+    }
     return render(request, "portals/customer/shipment_list.html", context)
 
 

@@ -47,7 +47,9 @@ def track(request: HttpRequest, tracking: str) -> HttpResponse:
     shipment = shipment_get_public(tracking_number=tracking)
     if shipment is None:
         return render(
-            request, "portals/public/track_form.html", {"form": TrackForm(), "not_found": True},
+            request,
+            "portals/public/track_form.html",
+            {"form": TrackForm(), "not_found": True},
             status=404,
         )
     view = shipment_public_view(shipment=shipment)

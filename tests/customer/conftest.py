@@ -90,24 +90,29 @@ def posts():
 def localstripe_url():
     """A localstripe server on a free loopback port for the whole session."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="localstripe-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        wait_for_port("127.0.0.1", port, timeout=20)
-    except TimeoutError:
-        proc.kill()
-        unavailable(f"localstripe did not start (log: {log.name})")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    fd, log_path = tempfile.mkstemp(prefix="localstripe-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            wait_for_port("127.0.0.1", port, timeout=20)
+        except TimeoutError:
+            proc.kill()
+            proc.wait(timeout=10)
+            unavailable(f"localstripe did not start (log: {log_path})")
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -52,7 +52,9 @@ def test_signup_errors_are_shown_beside_the_field(client, alice, changes, field)
 
 
 def test_login_and_logout(client, alice, password):
-    response = client.post(reverse("login"), {"username": "alice@example.com", "password": password})
+    response = client.post(
+        reverse("login"), {"username": "alice@example.com", "password": password}
+    )
     assert response.status_code == 302
     assert client.get(reverse("customer-shipments")).status_code == 200
     client.post(reverse("logout"))
@@ -65,8 +67,9 @@ def _fail(client, email, ip):
     )
 
 
-def test_repeated_failures_lock_that_user_from_that_address_only(client, settings, alice, bob,
-                                                                 password):
+def test_repeated_failures_lock_that_user_from_that_address_only(
+    client, settings, alice, bob, password
+):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert _fail(client, "alice@example.com", "198.51.100.1").status_code == 200
     locked = _fail(client, "alice@example.com", "198.51.100.1")
@@ -102,8 +105,11 @@ def test_lockout_ends_after_the_cool_off(client, settings, alice, password):
 
     for _ in range(settings.AXES_FAILURE_LIMIT):
         _fail(client, "alice@example.com", "198.51.100.3")
-    AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.first().attempt_time
-                                 - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+    AccessAttempt.objects.update(
+        attempt_time=AccessAttempt.objects.first().attempt_time
+        - settings.AXES_COOLOFF_TIME
+        - timedelta(seconds=1)
+    )
     ok = client.post(
         reverse("login"),
         {"username": "alice@example.com", "password": password},

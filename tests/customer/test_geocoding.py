@@ -63,8 +63,9 @@ def test_wizard_fills_a_missing_pin_from_the_geocoder(nominatim, client, alice, 
     client.post(reverse("customer-book-new", kwargs={"step": "pickup"}), posts["pickup"])
     shipment = Shipment.objects.get()
     dropoff = {**posts["dropoff"], "dropoff_lat": "", "dropoff_lng": ""}
-    response = client.post(reverse("customer-book-step", args=[shipment.tracking_number, "dropoff"]),
-                           dropoff)
+    response = client.post(
+        reverse("customer-book-step", args=[shipment.tracking_number, "dropoff"]), dropoff
+    )
     assert response.status_code == 302
     shipment.refresh_from_db()
     assert (shipment.dropoff_lat, shipment.dropoff_lng) == (51.0511, 3.7260)

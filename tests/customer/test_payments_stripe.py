@@ -116,7 +116,9 @@ def test_customer_cancel_after_capture_refunds(stripe_on, alice, dora, client):
     shipment.refresh_from_db()
     assert shipment.status == Status.CANCELLED
     assert shipment.payment_state == PaymentState.REFUNDED
-    refunds = sh.stripe_client().v1.refunds.list(params={"payment_intent": shipment.payment_reference})
+    refunds = sh.stripe_client().v1.refunds.list(
+        params={"payment_intent": shipment.payment_reference}
+    )
     assert [r.amount for r in refunds.data] == [amount_minor(shipment.price)]
     # charge.refunded afterwards changes nothing more.
     charge = {"object": "charge", "payment_intent": shipment.payment_reference, "refunded": True}
@@ -149,8 +151,9 @@ def test_same_event_ten_at_once_changes_state_once(stripe_on, alice, live_server
     def post() -> None:
         barrier.wait()
         codes.append(
-            requests.post(live_server.url + sh.WEBHOOK_PATH, data=body, headers=headers,
-                          timeout=30).status_code
+            requests.post(
+                live_server.url + sh.WEBHOOK_PATH, data=body, headers=headers, timeout=30
+            ).status_code
         )
 
     threads = [threading.Thread(target=post) for _ in range(10)]
@@ -168,8 +171,11 @@ def test_same_event_ten_at_once_changes_state_once(stripe_on, alice, live_server
 def test_an_older_event_after_a_newer_one_changes_nothing(stripe_on, alice, client):
     shipment = book_by_card(alice)
     now = int(time.time())
-    failed = {**sh.intent(shipment.payment_reference), "status": "requires_payment_method",
-              "last_payment_error": {"code": "card_declined"}}
+    failed = {
+        **sh.intent(shipment.payment_reference),
+        "status": "requires_payment_method",
+        "last_payment_error": {"code": "card_declined"},
+    }
     sh.deliver(client, sh.event("payment_intent.payment_failed", failed, created=now))
     pi = sh.confirm_card(shipment.payment_reference)
     older = sh.event("payment_intent.amount_capturable_updated", pi, created=now - 30)
@@ -204,7 +210,9 @@ def test_bad_signatures_are_rejected_with_no_change(stripe_on, alice, client, at
     if attack == "tampered":
         body = body.replace('"requires_capture"', '"succeeded"')
     response = client.post(
-        sh.WEBHOOK_PATH, data=body, content_type="application/json",
+        sh.WEBHOOK_PATH,
+        data=body,
+        content_type="application/json",
         HTTP_STRIPE_SIGNATURE=signature,
     )
     assert response.status_code == 400
@@ -218,7 +226,10 @@ def test_webhook_is_csrf_exempt_but_get_is_refused(stripe_on, alice):
     strict = Client(enforce_csrf_checks=True)
     shipment = book_by_card(alice)
     pi = sh.confirm_card(shipment.payment_reference)
-    assert sh.deliver(strict, sh.event("payment_intent.amount_capturable_updated", pi)).status_code == 200
+    assert (
+        sh.deliver(strict, sh.event("payment_intent.amount_capturable_updated", pi)).status_code
+        == 200
+    )
     assert strict.get(sh.WEBHOOK_PATH).status_code == 405
 
 
@@ -265,7 +276,9 @@ def test_reconciliation_runs_periodically(settings):
 def test_pay_page_mounts_stripe_elements(stripe_on, alice, client):
     shipment = book_by_card(alice)
     client.force_login(alice)
-    html = client.get(reverse("customer-shipment-pay", args=[shipment.tracking_number])).content.decode()
+    html = client.get(
+        reverse("customer-shipment-pay", args=[shipment.tracking_number])
+    ).content.decode()
     assert f'src="{stripe_on}/js.stripe.com/v3/"' in html
     assert f'data-client-secret="{shipment.payment_reference}_secret_' in html
     assert 'data-publishable-key="pk_test_dropmate"' in html

@@ -36,8 +36,13 @@ def _url(name, shipment):
 
 @pytest.fixture
 def personas(alice, bob, dan, dora, ada):
-    return {"owner": alice, "other_customer": bob, "driver": dan.user, "dispatcher": dora,
-            "admin": ada}
+    return {
+        "owner": alice,
+        "other_customer": bob,
+        "driver": dan.user,
+        "dispatcher": dora,
+        "admin": ada,
+    }
 
 
 @pytest.mark.parametrize(("name", "status", "method", "owner_gets"), VIEWS)
@@ -70,7 +75,9 @@ def test_customer_views_by_persona(
 def test_other_customer_cannot_post_a_wizard_step_on_a_draft(client, bob, shipment_in, posts):
     draft = shipment_in(Status.DRAFT)
     client.force_login(bob)
-    url = reverse("customer-book-step", kwargs={"tracking": draft.tracking_number, "step": "parcel"})
+    url = reverse(
+        "customer-book-step", kwargs={"tracking": draft.tracking_number, "step": "parcel"}
+    )
     assert client.post(url, posts["parcel"]).status_code == 404
     review = reverse("customer-book-review", args=[draft.tracking_number])
     assert client.post(review, {"payment_method": "on_delivery"}).status_code == 404

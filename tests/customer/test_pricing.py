@@ -99,7 +99,11 @@ def test_minimum_fare_tops_up_a_short_trip(rule):
 def test_same_place_cannot_be_priced(rule):
     with pytest.raises(Invalid):
         quote_compute(
-            pickup=A, dropoff=A, weight_kg=Decimal("1"), size_class="small", service_level="standard"
+            pickup=A,
+            dropoff=A,
+            weight_kg=Decimal("1"),
+            size_class="small",
+            service_level="standard",
         )
 
 
@@ -130,9 +134,13 @@ def test_a_booked_shipment_keeps_its_price_after_a_rule_change(rule, alice, clie
     client.post(reverse("customer-book-new", kwargs={"step": "pickup"}), posts["pickup"])
     shipment = Shipment.objects.get()
     for step in ("dropoff", "parcel", "service"):
-        client.post(reverse("customer-book-step", args=[shipment.tracking_number, step]), posts[step])
-    client.post(reverse("customer-book-review", args=[shipment.tracking_number]),
-                {"payment_method": "on_delivery"})
+        client.post(
+            reverse("customer-book-step", args=[shipment.tracking_number, step]), posts[step]
+        )
+    client.post(
+        reverse("customer-book-review", args=[shipment.tracking_number]),
+        {"payment_method": "on_delivery"},
+    )
     shipment.refresh_from_db()
     assert shipment.status == Status.PENDING_REVIEW
     price = shipment.price

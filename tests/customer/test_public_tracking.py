@@ -103,7 +103,9 @@ def test_too_many_lookups_from_one_address_get_429(client, settings, shipment_in
     url = reverse("track", args=[shipment.tracking_number])
     codes = [client.get(url, REMOTE_ADDR="198.51.100.7").status_code for _ in range(5)]
     assert codes == [200] * 5
-    limited = client.get(reverse("track", args=["DM-00000-00000-00000"]), REMOTE_ADDR="198.51.100.7")
+    limited = client.get(
+        reverse("track", args=["DM-00000-00000-00000"]), REMOTE_ADDR="198.51.100.7"
+    )
     assert limited.status_code == 429
     assert limited["Retry-After"] == str(settings.PUBLIC_TRACKING_RATE_WINDOW)
     # Another address is not affected.
@@ -118,8 +120,11 @@ def test_rate_limit_is_shared_through_redis_across_processes(settings, shipment_
 
     url = redis_url()
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                    "KEY_PREFIX": "dropmate-test-customer"}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "dropmate-test-customer",
+        }
     }
     from django.core.cache import caches
     from django.test import Client

@@ -47,7 +47,9 @@ def test_pagination_keeps_the_filter(logged_in, alice):
 
 def test_detail_shows_timeline_price_and_driver_once_assigned(logged_in, shipment_in, dan):
     shipment = shipment_in(Status.ASSIGNED)
-    html = logged_in.get(reverse("customer-shipment", args=[shipment.tracking_number])).content.decode()
+    html = logged_in.get(
+        reverse("customer-shipment", args=[shipment.tracking_number])
+    ).content.decode()
     for label in ("Draft", "Awaiting payment", "Pending review", "Accepted", "Assigned"):
         assert label in html
     assert "Your driver: <strong>Dan</strong>" in html
@@ -60,7 +62,9 @@ def test_detail_shows_timeline_price_and_driver_once_assigned(logged_in, shipmen
 
 def test_no_driver_before_assignment(logged_in, shipment_in):
     shipment = shipment_in(Status.ACCEPTED)
-    html = logged_in.get(reverse("customer-shipment", args=[shipment.tracking_number])).content.decode()
+    html = logged_in.get(
+        reverse("customer-shipment", args=[shipment.tracking_number])
+    ).content.decode()
     assert "Your driver" not in html
 
 
@@ -79,7 +83,9 @@ def test_htmx_poll_returns_only_the_status_partial(logged_in, shipment_in, dan):
 
 def test_no_cancel_button_once_picked_up(logged_in, shipment_in):
     shipment = shipment_in(Status.PICKED_UP)
-    html = logged_in.get(reverse("customer-shipment", args=[shipment.tracking_number])).content.decode()
+    html = logged_in.get(
+        reverse("customer-shipment", args=[shipment.tracking_number])
+    ).content.decode()
     assert "Cancel this shipment" not in html
     response = logged_in.post(reverse("customer-shipment-cancel", args=[shipment.tracking_number]))
     assert response.status_code == 302
@@ -119,7 +125,9 @@ def test_proof_of_delivery_is_served_to_owner_and_staff_only(
     shipment = delivered_with_pod
     url = reverse("customer-shipment-pod", args=[shipment.tracking_number, "photo"])
     client.force_login(alice)
-    page = client.get(reverse("customer-shipment", args=[shipment.tracking_number])).content.decode()
+    page = client.get(
+        reverse("customer-shipment", args=[shipment.tracking_number])
+    ).content.decode()
     assert "Rita Recipient" in page and url in page
     assert "/media/" not in page, "POD files never get a public URL"
     response = client.get(url)

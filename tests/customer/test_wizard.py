@@ -14,7 +14,9 @@ from tests.customer.conftest import _local
 
 
 def step_url(shipment: Shipment, step: str) -> str:
-    return reverse("customer-book-step", kwargs={"tracking": shipment.tracking_number, "step": step})
+    return reverse(
+        "customer-book-step", kwargs={"tracking": shipment.tracking_number, "step": step}
+    )
 
 
 def start(client, posts) -> Shipment:
@@ -218,7 +220,9 @@ def _window(**hours) -> dict[str, str]:
 def test_windows_must_be_in_the_future_and_ordered(alice_client, posts, window, field, message):
     shipment = start(alice_client, posts)
     fill(alice_client, shipment, posts, steps=("dropoff", "parcel"))
-    html, form = _errors_for(alice_client, step_url(shipment, "service"), {**posts["service"], **window})
+    html, form = _errors_for(
+        alice_client, step_url(shipment, "service"), {**posts["service"], **window}
+    )
     assert message in " ".join(form.errors[field])
 
 
@@ -242,8 +246,13 @@ def test_booking_a_draft_whose_window_passed_is_refused(alice_client, posts):
 def test_dimensions_decide_a_larger_size_class(alice_client, posts):
     shipment = start(alice_client, posts)
     fill(alice_client, shipment, posts, steps=("dropoff",))
-    parcel = {**posts["parcel"], "size_class": "small", "length_cm": "80", "width_cm": "50",
-              "height_cm": "30"}
+    parcel = {
+        **posts["parcel"],
+        "size_class": "small",
+        "length_cm": "80",
+        "width_cm": "50",
+        "height_cm": "30",
+    }
     assert alice_client.post(step_url(shipment, "parcel"), parcel).status_code == 302
     shipment.refresh_from_db()
     assert shipment.size_class == "large"
@@ -270,7 +279,9 @@ def test_a_booked_shipment_is_no_longer_editable(alice_client, posts):
         reverse("customer-book-review", args=[shipment.tracking_number]),
         {"payment_method": "on_delivery"},
     )
-    response = alice_client.post(step_url(shipment, "parcel"), {**posts["parcel"], "weight_kg": "1"})
+    response = alice_client.post(
+        step_url(shipment, "parcel"), {**posts["parcel"], "weight_kg": "1"}
+    )
     assert response["Location"] == reverse("customer-shipment", args=[shipment.tracking_number])
     shipment.refresh_from_db()
     assert shipment.weight_kg == Decimal("3.50")
