@@ -282,7 +282,7 @@ from datetime import timedelta  # noqa: E402
 # django-axes: brute-force protection on login, keyed on username AND client address, so one
 # noisy address never locks out everyone behind it and one user is not locked out worldwide.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "dropmate.accounts.backends.LoginProtectionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

@@ -179,3 +179,8 @@ def test_a_forged_forwarded_for_header_does_not_dodge_the_lockout(client, settin
             HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
         )
     assert response.status_code == 429
+
+
+def test_logins_without_a_request_still_work_for_tools_and_tests(client, alice, password):
+    assert client.login(username="alice@example.com", password=password)
+    assert client.get(reverse("customer-shipments")).status_code == 200
