@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from shipments.lifecycle import Status
@@ -161,3 +162,5 @@ def test_sign_up_book_every_step_resume_and_track(page, live_server):
     assert "Pending review" in public
     for private in ("Pat Pickup", "Dee Dropoff", "Veldstraat", "Kouter", "+32470", "carol"):
         assert private not in public
+    # The ORM reads above ran beside Playwright's event loop, on a connection of their own.
+    connections.close_all()
