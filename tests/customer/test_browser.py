@@ -164,3 +164,37 @@ def test_sign_up_book_every_step_resume_and_track(page, live_server):
         assert private not in public
     # The ORM reads above ran beside Playwright's event loop, on a connection of their own.
     connections.close_all()
+
+
+@pytest.fixture
+def card_booking(transactional_db, stripe_on, alice):
+    """A booking awaiting card payment and a logged-in session for alice, made before the
+    browser starts (Playwright's event loop would refuse the after-commit pushes)."""
+    from django.test import Client
+
+    from shipments import booking
+    from shipments.pricing import shipment_quote
+    from tests.factories import make_shipment
+
+    draft = make_shipment(customer=alice)
+    shipment_quote(shipment=draft, actor=alice)
+    booking.booking_book(shipment=draft, actor=alice, payment_method="card")
+    session = Client()
+    session.force_login(alice)
+    return draft, session.cookies["sessionid"].value
+
+
+def test_pay_page_mounts_the_card_element_from_the_stripe_js_stand_in(
+    card_booking, page, live_server
+):
+    """As far as localstripe's Stripe.js goes: the page loads it from STRIPE_JS_URL and mounts
+    the card Element for the intent's client secret."""
+    shipment, session_id = card_booking
+    page.context.add_cookies([{"name": "sessionid", "value": session_id, "url": live_server.url}])
+    page.goto(f"{live_server.url}/shipments/{shipment.tracking_number}/pay/")
+    element = page.locator("#card-element")
+    element.locator("input").first.wait_for()
+    placeholders = [i.get_attribute("placeholder") for i in element.locator("input").all()]
+    assert placeholders[:4] == ["number", "exp_month", "exp_year", "cvc"]
+    assert page.get_by_role("button", name=re.compile("^Authorise")).is_enabled()
+    connections.close_all()
