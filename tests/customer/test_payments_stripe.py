@@ -304,3 +304,22 @@ def test_booking_twice_is_refused(stripe_on, alice):
     with pytest.raises(InvalidTransition):
         booking.booking_book(shipment=shipment, actor=alice, payment_method="card")
     assert Shipment.objects.get(pk=shipment.pk).payment_reference == shipment.payment_reference
+
+
+def test_canceled_event_releases_an_authorised_payment(stripe_on, alice, client):
+    shipment = authorised(alice, client)
+    canceled = {**sh.intent(shipment.payment_reference), "status": "canceled"}
+    sh.deliver(client, sh.event("payment_intent.canceled", canceled))
+    shipment.refresh_from_db()
+    assert shipment.payment_state == PaymentState.CANCELED
+
+
+def test_events_for_unknown_intents_are_recorded_and_ignored(stripe_on, client, alice):
+    shipment = book_by_card(alice)
+    other = sh.event("payment_intent.amount_capturable_updated", {"id": "pi_not_ours"})
+    unhandled = sh.event("customer.created", {"id": "cus_1"})
+    assert sh.deliver(client, other).status_code == 200
+    assert sh.deliver(client, unhandled).status_code == 200
+    assert set(PaymentEvent.objects.values_list("outcome", flat=True)) == {"ignored"}
+    shipment.refresh_from_db()
+    assert shipment.payment_state == PaymentState.PENDING

@@ -11,6 +11,7 @@ VIEWS = [
     ("customer-book", None, "get", 200),
     ("customer-book-new", None, "get", 200),
     ("customer-shipments", None, "get", 200),
+    ("customer-book-geocode", None, "get", 404),  # no geocoder configured: "no match"
     ("customer-book-step", Status.DRAFT, "get", 200),
     ("customer-book-review", Status.DRAFT, "get", 200),
     ("customer-book-delete", Status.DRAFT, "post", 302),
