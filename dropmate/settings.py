@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tracking",
     "notifications",
     "portals",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dropmate.urls"
@@ -381,3 +384,57 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Customer portal ----------------------------------------------------------------------------
+from datetime import timedelta  # noqa: E402
+
+# django-axes: brute-force protection on login, keyed on username AND client address, so one
+# noisy address never locks out everyone behind it and one user is not locked out worldwide.
+AUTHENTICATION_BACKENDS = [
+    "dropmate.accounts.backends.LoginProtectionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form's field is "username" even though users log in with their email.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address comes from REMOTE_ADDR only, so a forged X-Forwarded-For cannot dodge the
+# lockout. Behind a reverse proxy, set AXES_PROXY_COUNT to the number of proxies in front.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+AXES_VERBOSE = False
+
+# Public tracking: at most this many lookups per client address per window, counted in the
+# shared cache (Redis when REDIS_URL is set) so the limit holds across processes.
+PUBLIC_TRACKING_RATE_LIMIT = env.int("PUBLIC_TRACKING_RATE_LIMIT", default=30)
+PUBLIC_TRACKING_RATE_WINDOW = env.int("PUBLIC_TRACKING_RATE_WINDOW", default=60)
+
+# Geocoding: a Nominatim-compatible search URL (e.g. https://nominatim.example.com/search).
+# Empty: no geocoding; the customer places the pin on the map.
+DROPMATE_GEOCODER_URL = env.str("DROPMATE_GEOCODER_URL", default="")
+DROPMATE_GEOCODER_TIMEOUT = env.float("DROPMATE_GEOCODER_TIMEOUT", default=5.0)
+DROPMATE_GEOCODER_USER_AGENT = env.str(
+    "DROPMATE_GEOCODER_USER_AGENT", default="DropMate (self-hosted delivery platform)"
+)
+# Where a new booking map starts when no pin is placed yet (lat, lng).
+DROPMATE_MAP_CENTER = env.list("DROPMATE_MAP_CENTER", cast=float, default=[51.0543, 3.7174])
+# Booking limits.
+DROPMATE_MAX_DECLARED_VALUE = env.int("DROPMATE_MAX_DECLARED_VALUE", default=5000)
+DROPMATE_BOOKING_HORIZON_DAYS = env.int("DROPMATE_BOOKING_HORIZON_DAYS", default=60)
+
+# Payments stuck in "pending" for longer than this are asked about at Stripe by the periodic
+# reconciliation task, so a lost webhook heals by itself.
+STRIPE_RECONCILE_AFTER_MINUTES = env.int("STRIPE_RECONCILE_AFTER_MINUTES", default=5)
+STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=20.0)
+CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
+    "task": "shipments.tasks.payments_reconcile",
+    "schedule": env.int("STRIPE_RECONCILE_EVERY_SECONDS", default=120),
+}
+# A webhook whose signed timestamp is older than this (seconds) is refused as a replay.
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)

@@ -4,6 +4,8 @@ from portals.views import public
 
 urlpatterns = [
     path("", public.home, name="home"),
+    path("track/", public.track_search, name="track-search"),
+    path("track/<str:tracking>/", public.track, name="track"),
     path("", include("portals.urls_customer")),
     path("driver/", include("portals.urls_driver")),
     path("staff/", include("portals.urls_staff")),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from shipments.models import ProofOfDelivery, Shipment, ShipmentEvent
+from shipments.models import PaymentEvent, ProofOfDelivery, Shipment, ShipmentEvent
 
 
 class ShipmentEventInline(admin.TabularInline):
@@ -74,3 +74,19 @@ class ShipmentEventAdmin(admin.ModelAdmin):
 class ProofOfDeliveryAdmin(admin.ModelAdmin):
     list_display = ("shipment", "recipient_name", "captured_at")
     search_fields = ("shipment__tracking_number", "recipient_name")
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(admin.ModelAdmin):
+    """Stripe webhook events as received: read-only, for support and audits."""
+
+    list_display = ("stripe_event_id", "type", "shipment", "outcome", "created", "received_at")
+    list_filter = ("type", "outcome")
+    search_fields = ("stripe_event_id", "shipment__tracking_number")
+    readonly_fields = list_display
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

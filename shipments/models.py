@@ -362,3 +362,28 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class PaymentEvent(models.Model):
+    """A Stripe webhook event we received, recorded once by its id, so a redelivered or
+    concurrent duplicate changes nothing. `created` is Stripe's time for the event."""
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    created = models.DateTimeField()
+    shipment = models.ForeignKey(
+        Shipment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="payment_events",
+    )
+    # applied, same, stale, out_of_order, amount_mismatch or ignored.
+    outcome = models.CharField(max_length=20, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} {self.type}"

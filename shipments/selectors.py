@@ -125,3 +125,30 @@ def shipments_search(
                 Q(tracking_number__icontains=search.upper()) | Q(reference__icontains=search)
             )
     return qs.order_by("-created_at", "-pk")
+
+
+def customer_shipments(
+    *, user: User, status: str = "", query: str = "", include_drafts: bool = True
+) -> QuerySet[Shipment]:
+    """A customer's shipments for "My shipments", newest first, filtered by status and by
+    (part of) a tracking number."""
+    qs = Shipment.objects.filter(customer=user).select_related("driver__user", "driver__vehicle")
+    if not include_drafts:
+        qs = qs.exclude(status=lifecycle.Status.DRAFT)
+    if status:
+        qs = qs.filter(status=status)
+    query = "".join((query or "").split()).upper()
+    if query:
+        canonical = tracking_numbers.normalize(query)
+        qs = (
+            qs.filter(tracking_number=canonical)
+            if canonical
+            else qs.filter(tracking_number__icontains=query)
+        )
+    return qs.order_by("-created_at")
+
+
+def customer_drafts(*, user: User) -> QuerySet[Shipment]:
+    return Shipment.objects.filter(customer=user, status=lifecycle.Status.DRAFT).order_by(
+        "-updated_at"
+    )
