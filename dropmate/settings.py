@@ -272,3 +272,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- backoffice -------------------------------------------------------------------------------
+# A user's role counts as membership of the matching group (Dispatchers, Admins).
+AUTHENTICATION_BACKENDS = ["dropmate.accounts.roles.RoleGroupBackend"]
+# The dispatch console's "at risk" queue: due within this many minutes, or a driver on a job
+# silent for longer than DROPMATE_DRIVER_SILENT_MINUTES.
+DROPMATE_AT_RISK_MINUTES = env.int("DROPMATE_AT_RISK_MINUTES", default=30)
+DROPMATE_DRIVER_SILENT_MINUTES = env.int("DROPMATE_DRIVER_SILENT_MINUTES", default=10)
+# Seconds between the console's fallback refreshes (the fleet socket updates it at once).
+DROPMATE_CONSOLE_REFRESH_SECONDS = env.int("DROPMATE_CONSOLE_REFRESH_SECONDS", default=5)
