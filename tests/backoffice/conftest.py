@@ -2,6 +2,7 @@
 through her role), adele administers without being a superuser, ada is the superuser."""
 
 import pytest
+from django.test import Client
 
 from dropmate.accounts.models import Role
 from shipments.lifecycle import Status
@@ -14,8 +15,11 @@ def adele(db):
 
 
 @pytest.fixture
-def as_user(client, password):
+def as_user(password):
+    """A fresh logged-in test client per call: two staff members, two browsers."""
+
     def login(user):
+        client = Client()
         assert client.login(email=user.email, password=password)
         return client
 
