@@ -267,7 +267,13 @@ def revenue(*, period: Period) -> Section:
     rows = []
     for d in period.days():
         g = by_day.get(d, {})
-        rows.append([d.isoformat(), g.get("captured") or zero, g.get("refunded") or zero])
+        rows.append(
+            [
+                d.isoformat(),
+                (g.get("captured") or zero).quantize(zero),
+                (g.get("refunded") or zero).quantize(zero),
+            ]
+        )
     total_captured = sum((r[1] for r in rows), zero)
     total_refunded = sum((r[2] for r in rows), zero)
     return Section(
