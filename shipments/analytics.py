@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -43,36 +44,43 @@ REASON_LABELS = dict(FAILED_ATTEMPT_REASONS)
 DURATION = DurationField()
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile (linear interpolation between neighbours)."""
+class PercentilesCont(Aggregate):
+    """PostgreSQL's continuous percentiles (linear interpolation between neighbours), several
+    from one sort: percentile_cont(ARRAY[...]) WITHIN GROUP (ORDER BY ...)."""
 
     function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    name = "PercentilesCont"
+    template = (
+        "%(function)s(ARRAY[%(fractions)s]) WITHIN GROUP (ORDER BY %(expressions)s)%(filter)s"
+    )
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+    def __init__(self, expression, fractions, **extra):
+        from django.contrib.postgres.fields import ArrayField
+
+        listed = ", ".join(repr(float(f)) for f in fractions)
+        output = ArrayField(expression.output_field)
+        super().__init__(expression, fractions=listed, output_field=output, **extra)
 
 
-def percentiles(qs: QuerySet, expression, fractions=PERCENTILES) -> dict[float, Any]:
-    """The continuous percentiles of `expression` over `qs` (None when `qs` is empty).
+def percentiles(
+    qs: QuerySet, expression, fractions=PERCENTILES, *, where: Q | None = None, **extra
+) -> tuple[dict[float, Any], dict[str, Any]]:
+    """The continuous percentiles of `expression` over the rows of `qs` matching `where`
+    (None when there are none), and the `extra` aggregates over all of `qs`.
 
-    PostgreSQL computes them in one aggregate; elsewhere the database sorts and we fetch the
+    PostgreSQL computes everything in one query; elsewhere the database sorts and we fetch the
     two neighbouring values for each fraction (an ORDER BY ... LIMIT 2 OFFSET k), which gives
     the same interpolated figure."""
     if connection.vendor == "postgresql":
-        names = {f: f"p{round(f * 1000)}" for f in fractions}
-        row = qs.aggregate(
-            **{
-                names[f]: PercentileCont(expression, f, output_field=expression.output_field)
-                for f in fractions
-            }
-        )
-        return {f: row[names[f]] for f in fractions}
-    n = qs.count()
+        row = qs.aggregate(_p=PercentilesCont(expression, fractions, filter=where), **extra)
+        values = row.pop("_p") or [None] * len(fractions)
+        return dict(zip(fractions, values, strict=True)), row
+    row = qs.aggregate(**extra) if extra else {}
+    subset = qs.filter(where) if where is not None else qs
+    n = subset.count()
     if n == 0:
-        return dict.fromkeys(fractions)
-    ordered = qs.annotate(_value=expression).order_by("_value").values_list("_value", flat=True)
+        return dict.fromkeys(fractions), row
+    ordered = subset.annotate(_value=expression).order_by("_value").values_list("_value", flat=True)
     out: dict[float, Any] = {}
     for f in fractions:
         position = (n - 1) * f
@@ -82,7 +90,7 @@ def percentiles(qs: QuerySet, expression, fractions=PERCENTILES) -> dict[float, 
             out[f] = pair[0]
         else:
             out[f] = pair[0] + (pair[1] - pair[0]) * (position - low)
-    return out
+    return out, row
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,10 @@ def _day_trunc(name: str) -> TruncDate:
     return TruncDate(name, tzinfo=timezone.get_current_timezone())
 
 
+def _created_in(period: Period) -> QuerySet[Shipment]:
+    return Shipment.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+
+
 def _delivered_in(period: Period) -> QuerySet[Shipment]:
     # A delivered shipment's last status change is its delivery (delivered is final).
     return Shipment.objects.filter(
@@ -159,29 +171,71 @@ ETA_ERROR = Case(
 )
 
 
+# --- the queries, each shared by the sections that need it --------------------------------------
+
+
+class Figures:
+    """The database's answers for one period, each fetched once when first needed."""
+
+    def __init__(self, period: Period) -> None:
+        self.period = period
+
+    @cached_property
+    def created_groups(self) -> list[dict[str, Any]]:
+        """Shipments created per (day, status, payment state): count and amount. One scan
+        feeds both the volume and the revenue charts."""
+        return list(
+            _created_in(self.period)
+            .annotate(day=_day_trunc("created_at"))
+            .values("day", "status", "payment_state")
+            .annotate(n=Count("id"), amount=Sum("price"))
+            .order_by()
+        )
+
+    @cached_property
+    def deliveries(self) -> dict[str, Any]:
+        """Deliveries in the period: on-time counts and ETA error percentiles in one query."""
+        has_window = Q(delivery_window_end__isnull=False)
+        has_eta = Q(predicted_arrival__isnull=False, actual_arrival__isnull=False)
+        values, row = percentiles(
+            _delivered_in(self.period),
+            ETA_ERROR,
+            where=has_eta,
+            with_window=Count("id", filter=has_window),
+            on_time=Count(
+                "id", filter=has_window & Q(status_changed_at__lte=F("delivery_window_end"))
+            ),
+            with_eta=Count("id", filter=has_eta),
+        )
+        return {**row, "eta": values}
+
+    @cached_property
+    def pickup_to_delivery(self) -> dict[str, Any]:
+        values, row = percentiles(
+            _pickups_of_delivered(self.period), PICKUP_TO_DELIVERY, n=Count("id")
+        )
+        return {**row, "values": values}
+
+
+def _figures(period: Period, figures: Figures | None) -> Figures:
+    return figures if figures is not None else Figures(period)
+
+
 # --- the sections ------------------------------------------------------------------------------
 
 
-def shipments_per_day(*, period: Period) -> Section:
-    grouped = (
-        Shipment.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
-        .annotate(day=_day_trunc("created_at"))
-        .values("day", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts = {(g["day"], g["status"]): g["n"] for g in grouped}
-    statuses = [s for s in Status if any(st == s for _, st in counts)]
+def shipments_per_day(*, period: Period, figures: Figures | None = None) -> Section:
+    counts: dict[tuple[date, str], int] = {}
+    for g in _figures(period, figures).created_groups:
+        key = (g["day"], g["status"])
+        counts[key] = counts.get(key, 0) + g["n"]
+    present = {status for _, status in counts}
+    statuses = [s for s in Status if s.value in present]
     days = period.days()
-    rows = [
-        [
-            d.isoformat(),
-            *(counts.get((d, s.value), 0) for s in statuses),
-            sum(counts.get((d, s.value), 0) for s in statuses),
-        ]
-        for d in days
-    ]
-    total = sum(counts.values())
+    rows = []
+    for d in days:
+        per_status = [counts.get((d, s.value), 0) for s in statuses]
+        rows.append([d.isoformat(), *per_status, sum(per_status)])
     return Section(
         key="per_day",
         title="Shipments per day by status",
@@ -197,20 +251,13 @@ def shipments_per_day(*, period: Period) -> Section:
                 for i, s in enumerate(statuses)
             ],
         },
-        summary={"total": total},
+        summary={"total": sum(counts.values())},
     )
 
 
-def on_time_rate(*, period: Period) -> Section:
-    row = (
-        _delivered_in(period)
-        .filter(delivery_window_end__isnull=False)
-        .aggregate(
-            delivered=Count("id"),
-            on_time=Count("id", filter=Q(status_changed_at__lte=F("delivery_window_end"))),
-        )
-    )
-    delivered, on_time = row["delivered"], row["on_time"]
+def on_time_rate(*, period: Period, figures: Figures | None = None) -> Section:
+    row = _figures(period, figures).deliveries
+    delivered, on_time = row["with_window"], row["on_time"]
     late = delivered - on_time
     rate = round(100 * on_time / delivered, 1) if delivered else None
     return Section(
@@ -228,11 +275,10 @@ def on_time_rate(*, period: Period) -> Section:
     )
 
 
-def pickup_to_delivery(*, period: Period) -> Section:
-    qs = _pickups_of_delivered(period)
-    values = percentiles(qs, PICKUP_TO_DELIVERY)
-    n = qs.count()
-    p50, p90 = _minutes(values[0.5]), _minutes(values[0.9])
+def pickup_to_delivery(*, period: Period, figures: Figures | None = None) -> Section:
+    row = _figures(period, figures).pickup_to_delivery
+    n = row["n"]
+    p50, p90 = _minutes(row["values"][0.5]), _minutes(row["values"][0.9])
     return Section(
         key="pickup_to_delivery",
         title="Pickup to delivery time",
@@ -248,34 +294,30 @@ def pickup_to_delivery(*, period: Period) -> Section:
     )
 
 
-def revenue(*, period: Period) -> Section:
-    captured = Q(payment_state=PaymentState.CAPTURED) | Q(
-        payment_state=PaymentState.ON_DELIVERY, status=Status.DELIVERED
-    )
-    grouped = (
-        Shipment.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
-        .annotate(day=_day_trunc("created_at"))
-        .values("day")
-        .annotate(
-            captured=Sum("price", filter=captured),
-            refunded=Sum("price", filter=Q(payment_state=PaymentState.REFUNDED)),
-        )
-        .order_by()
-    )
-    by_day = {g["day"]: g for g in grouped}
+def _is_captured(g: dict[str, Any]) -> bool:
+    if g["payment_state"] == PaymentState.CAPTURED:
+        return True
+    return g["payment_state"] == PaymentState.ON_DELIVERY and g["status"] == Status.DELIVERED
+
+
+def revenue(*, period: Period, figures: Figures | None = None) -> Section:
     zero = Decimal("0.00")
-    rows = []
-    for d in period.days():
-        g = by_day.get(d, {})
-        rows.append(
-            [
-                d.isoformat(),
-                (g.get("captured") or zero).quantize(zero),
-                (g.get("refunded") or zero).quantize(zero),
-            ]
-        )
-    total_captured = sum((r[1] for r in rows), zero)
-    total_refunded = sum((r[2] for r in rows), zero)
+    captured: dict[date, Decimal] = {}
+    refunded: dict[date, Decimal] = {}
+    for g in _figures(period, figures).created_groups:
+        amount = g["amount"] or zero
+        if _is_captured(g):
+            captured[g["day"]] = captured.get(g["day"], zero) + amount
+        elif g["payment_state"] == PaymentState.REFUNDED:
+            refunded[g["day"]] = refunded.get(g["day"], zero) + amount
+    rows = [
+        [
+            d.isoformat(),
+            captured.get(d, zero).quantize(zero),
+            refunded.get(d, zero).quantize(zero),
+        ]
+        for d in period.days()
+    ]
     return Section(
         key="revenue",
         title="Revenue captured and refunded",
@@ -291,11 +333,14 @@ def revenue(*, period: Period) -> Section:
                 {"label": "Refunded", "data": [float(r[2]) for r in rows]},
             ],
         },
-        summary={"captured": total_captured, "refunded": total_refunded},
+        summary={
+            "captured": sum((r[1] for r in rows), zero),
+            "refunded": sum((r[2] for r in rows), zero),
+        },
     )
 
 
-def failed_attempt_reasons(*, period: Period) -> Section:
+def failed_attempt_reasons(*, period: Period, figures: Figures | None = None) -> Section:
     grouped = (
         ShipmentEvent.objects.filter(
             kind=ShipmentEvent.Kind.STATUS,
@@ -305,9 +350,15 @@ def failed_attempt_reasons(*, period: Period) -> Section:
         )
         .values("note")
         .annotate(n=Count("id"))
-        .order_by("-n", "note")
+        .order_by()
     )
-    rows = [[REASON_LABELS.get(g["note"], g["note"] or "(none given)"), g["n"]] for g in grouped]
+    # Drivers give a reason code, optionally followed by ": details"; count by the code.
+    counts: dict[str, int] = {}
+    for g in grouped:
+        code = (g["note"] or "").split(":", 1)[0].strip()
+        label = REASON_LABELS.get(code, g["note"] or "(none given)")
+        counts[label] = counts.get(label, 0) + g["n"]
+    rows = [[label, n] for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     return Section(
         key="failed_reasons",
         title="Failed-attempt reasons",
@@ -324,18 +375,10 @@ def failed_attempt_reasons(*, period: Period) -> Section:
     )
 
 
-def driver_utilisation(*, period: Period) -> Section:
+def driver_utilisation(*, period: Period, figures: Figures | None = None) -> Section:
     """On-duty hours are measured, per driver and day, from their first to their last sign of
     work (a position report or a status change they made); busy hours are pickup-to-delivery
     times of their deliveries."""
-    spans: dict[tuple[int, date], tuple[datetime, datetime]] = {}
-
-    def merge(driver_id, day, first, last):
-        old = spans.get((driver_id, day))
-        spans[(driver_id, day)] = (
-            (first, last) if old is None else (min(old[0], first), max(old[1], last))
-        )
-
     fixes = (
         LocationFix.objects.filter(device_time__gte=period.since, device_time__lt=period.until)
         .annotate(day=_day_trunc("device_time"))
@@ -343,26 +386,19 @@ def driver_utilisation(*, period: Period) -> Section:
         .annotate(first=Min("device_time"), last=Max("device_time"))
         .order_by()
     )
-    for g in fixes:
-        merge(g["driver_id"], g["day"], g["first"], g["last"])
+    # Grouped by the acting user (no join); mapped to drivers below.
     acts = (
         ShipmentEvent.objects.filter(
             actor_role="driver",
-            actor__driver__isnull=False,
+            actor__isnull=False,
             created_at__gte=period.since,
             created_at__lt=period.until,
         )
         .annotate(day=_day_trunc("created_at"))
-        .values("actor__driver", "day")
+        .values("actor_id", "day")
         .annotate(first=Min("created_at"), last=Max("created_at"))
         .order_by()
     )
-    for g in acts:
-        merge(g["actor__driver"], g["day"], g["first"], g["last"])
-    on_duty: dict[int, timedelta] = {}
-    for (driver_id, _day), (first, last) in spans.items():
-        on_duty[driver_id] = on_duty.get(driver_id, timedelta()) + (last - first)
-
     busy = {
         g["shipment__driver"]: g
         for g in _pickups_of_delivered(period)
@@ -370,8 +406,34 @@ def driver_utilisation(*, period: Period) -> Section:
         .annotate(busy=Sum(PICKUP_TO_DELIVERY, output_field=DURATION), deliveries=Count("id"))
         .order_by()
     }
+    acts = list(acts)
+    users = {g["actor_id"] for g in acts}
+    drivers = {
+        d.pk: d
+        for d in Driver.objects.filter(Q(user_id__in=users) | Q(pk__in=busy)).select_related("user")
+    }
+    by_user = {d.user_id: d.pk for d in drivers.values()}
+
+    spans: dict[tuple[int, date], tuple[datetime, datetime]] = {}
+    groups = [(g["driver_id"], g) for g in fixes]
+    groups += [(by_user[g["actor_id"]], g) for g in acts if g["actor_id"] in by_user]
+    for driver_id, g in groups:
+        old = spans.get((driver_id, g["day"]))
+        first, last = g["first"], g["last"]
+        if old is not None:
+            first, last = min(old[0], first), max(old[1], last)
+        spans[(driver_id, g["day"])] = (first, last)
+    on_duty: dict[int, timedelta] = {}
+    for (driver_id, _day), (first, last) in spans.items():
+        on_duty[driver_id] = on_duty.get(driver_id, timedelta()) + (last - first)
+
     ids = set(on_duty) | set(busy)
-    names = {d.pk: str(d) for d in Driver.objects.filter(pk__in=ids).select_related("user")}
+    missing = ids - set(drivers)
+    if missing:  # drivers seen only through position reports
+        drivers.update(
+            (d.pk, d) for d in Driver.objects.filter(pk__in=missing).select_related("user")
+        )
+    names = {pk: str(d) for pk, d in drivers.items()}
     rows = []
     for driver_id in sorted(ids, key=lambda i: names.get(i, "")):
         duty_h = _hours(on_duty.get(driver_id))
@@ -411,11 +473,10 @@ def driver_utilisation(*, period: Period) -> Section:
     )
 
 
-def eta_accuracy(*, period: Period) -> Section:
-    qs = _delivered_in(period).filter(predicted_arrival__isnull=False, actual_arrival__isnull=False)
-    values = percentiles(qs, ETA_ERROR)
-    n = qs.count()
-    p50, p90 = _minutes(values[0.5]), _minutes(values[0.9])
+def eta_accuracy(*, period: Period, figures: Figures | None = None) -> Section:
+    row = _figures(period, figures).deliveries
+    n = row["with_eta"]
+    p50, p90 = _minutes(row["eta"][0.5]), _minutes(row["eta"][0.9])
     return Section(
         key="eta",
         title="ETA accuracy",
@@ -431,32 +492,22 @@ def eta_accuracy(*, period: Period) -> Section:
     )
 
 
-SECTIONS = (
-    shipments_per_day,
-    on_time_rate,
-    pickup_to_delivery,
-    revenue,
-    failed_attempt_reasons,
-    driver_utilisation,
-    eta_accuracy,
-)
-SECTION_KEYS = (
-    "per_day",
-    "on_time",
-    "pickup_to_delivery",
-    "revenue",
-    "failed_reasons",
-    "drivers",
-    "eta",
-)
+SECTIONS = {
+    "per_day": shipments_per_day,
+    "on_time": on_time_rate,
+    "pickup_to_delivery": pickup_to_delivery,
+    "revenue": revenue,
+    "failed_reasons": failed_attempt_reasons,
+    "drivers": driver_utilisation,
+    "eta": eta_accuracy,
+}
 
 
 def analytics_report(*, period: Period) -> list[Section]:
-    return [section(period=period) for section in SECTIONS]
+    figures = Figures(period)
+    return [section(period=period, figures=figures) for section in SECTIONS.values()]
 
 
 def analytics_section(*, period: Period, key: str) -> Section | None:
-    for section_key, section in zip(SECTION_KEYS, SECTIONS, strict=True):
-        if section_key == key:
-            return section(period=period)
-    return None
+    section = SECTIONS.get(key)
+    return None if section is None else section(period=period)
