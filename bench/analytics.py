@@ -372,6 +372,20 @@ def main() -> int:
         started = time.perf_counter()
         section(period=period)
         print(f"  {key:<20} {(time.perf_counter() - started) * 1000:7.1f} ms (alone)")
+    # How busy is this machine? A plain count over the shipments takes a few ms when idle.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        for _ in range(3):
+            cursor.execute("SELECT count(*) FROM shipments_shipment")
+            cursor.fetchone()
+        calibration = (time.perf_counter() - started) * 1000 / 3
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"machine: load average {load:.1f} on {os.cpu_count()} CPUs; "
+        f"SELECT count(*) over the shipments takes {calibration:.0f} ms"
+    )
     median = statistics.median(timings)
     print(
         f"analytics page render: median {median:.0f} ms, min {min(timings):.0f} ms, "

@@ -9,13 +9,14 @@ Days are in the site's time zone (TIME_ZONE); both ends of a range are included.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Aggregate,
     Case,
@@ -193,8 +194,85 @@ class Figures:
         )
 
     @cached_property
+    def _deliveries_pg(self) -> dict[str | int, dict[str, Any]]:
+        """PostgreSQL: everything about the period's deliveries from one pass over them and
+        their pickup events, overall (key "all") and per driver (GROUPING SETS)."""
+        fractions = ", ".join(repr(float(f)) for f in PERCENTILES)
+        # Only table names and float literals are formatted in; values are parameters.
+        sql = f"""
+            WITH d AS (
+                SELECT s.driver_id, s.status_changed_at AS done, s.delivery_window_end AS due,
+                       s.predicted_arrival AS predicted, s.actual_arrival AS actual,
+                       e.created_at AS picked
+                FROM {Shipment._meta.db_table} s
+                LEFT JOIN {ShipmentEvent._meta.db_table} e
+                       ON e.shipment_id = s.id AND e.kind = %s AND e.status = %s
+                WHERE s.status = %s AND s.status_changed_at >= %s AND s.status_changed_at < %s
+            )
+            SELECT GROUPING(driver_id) AS overall, driver_id,
+                   COUNT(*) FILTER (WHERE due IS NOT NULL) AS with_window,
+                   COUNT(*) FILTER (WHERE due IS NOT NULL AND done <= due) AS on_time,
+                   COUNT(*) FILTER (WHERE predicted IS NOT NULL AND actual IS NOT NULL)
+                       AS with_eta,
+                   PERCENTILE_CONT(ARRAY[{fractions}]) WITHIN GROUP
+                       (ORDER BY GREATEST(actual - predicted, predicted - actual)) AS eta,
+                   COUNT(picked) AS n,
+                   SUM(done - picked) AS busy,
+                   PERCENTILE_CONT(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY done - picked)
+                       AS values
+            FROM d
+            GROUP BY GROUPING SETS ((driver_id), ())
+        """  # noqa: S608
+        params = [
+            ShipmentEvent.Kind.STATUS,
+            Status.PICKED_UP,
+            Status.DELIVERED,
+            self.period.since,
+            self.period.until,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [c.name for c in cursor.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        out: dict[str | int, dict[str, Any]] = {}
+        empty = [None] * len(PERCENTILES)
+        for row in rows:
+            row["eta"] = dict(zip(PERCENTILES, row["eta"] or empty, strict=True))
+            row["values"] = dict(zip(PERCENTILES, row["values"] or empty, strict=True))
+            out["all" if row["overall"] else row["driver_id"]] = row
+        if "all" not in out:  # no deliveries at all: GROUPING SETS still returns () ...
+            out["all"] = {
+                "with_window": 0,
+                "on_time": 0,
+                "with_eta": 0,
+                "n": 0,
+                "eta": dict.fromkeys(PERCENTILES),
+                "values": dict.fromkeys(PERCENTILES),
+            }
+        return out
+
+    @cached_property
+    def busy_by_driver(self) -> dict[int, dict[str, Any]]:
+        """Per driver: `busy` (sum of pickup-to-delivery times) and `deliveries`."""
+        if connection.vendor == "postgresql":
+            return {
+                k: {"busy": r["busy"], "deliveries": r["n"]}
+                for k, r in self._deliveries_pg.items()
+                if k != "all" and k is not None and r["n"]
+            }
+        return {
+            g["shipment__driver"]: g
+            for g in _pickups_of_delivered(self.period)
+            .values("shipment__driver")
+            .annotate(busy=Sum(PICKUP_TO_DELIVERY, output_field=DURATION), deliveries=Count("id"))
+            .order_by()
+        }
+
+    @cached_property
     def deliveries(self) -> dict[str, Any]:
         """Deliveries in the period: on-time counts and ETA error percentiles in one query."""
+        if connection.vendor == "postgresql":
+            return self._deliveries_pg["all"]
         has_window = Q(delivery_window_end__isnull=False)
         has_eta = Q(predicted_arrival__isnull=False, actual_arrival__isnull=False)
         values, row = percentiles(
@@ -211,10 +289,74 @@ class Figures:
 
     @cached_property
     def pickup_to_delivery(self) -> dict[str, Any]:
+        if connection.vendor == "postgresql":
+            return self._deliveries_pg["all"]
         values, row = percentiles(
             _pickups_of_delivered(self.period), PICKUP_TO_DELIVERY, n=Count("id")
         )
         return {**row, "values": values}
+
+    @cached_property
+    def failed_groups(self) -> list[dict[str, Any]]:
+        return list(
+            ShipmentEvent.objects.filter(
+                kind=ShipmentEvent.Kind.STATUS,
+                status=Status.FAILED_ATTEMPT,
+                created_at__gte=self.period.since,
+                created_at__lt=self.period.until,
+            )
+            .values("note")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+
+    @cached_property
+    def fix_spans(self) -> list[dict[str, Any]]:
+        """First and last position report per driver and day."""
+        return list(
+            LocationFix.objects.filter(
+                device_time__gte=self.period.since, device_time__lt=self.period.until
+            )
+            .annotate(day=_day_trunc("device_time"))
+            .values("driver_id", "day")
+            .annotate(first=Min("device_time"), last=Max("device_time"))
+            .order_by()
+        )
+
+    @cached_property
+    def act_spans(self) -> list[dict[str, Any]]:
+        """First and last status change per driver's user and day (no join to drivers)."""
+        return list(
+            ShipmentEvent.objects.filter(
+                actor_role="driver",
+                actor__isnull=False,
+                created_at__gte=self.period.since,
+                created_at__lt=self.period.until,
+            )
+            .annotate(day=_day_trunc("created_at"))
+            .values("actor_id", "day")
+            .annotate(first=Min("created_at"), last=Max("created_at"))
+            .order_by()
+        )
+
+    def prefetch(self) -> None:
+        """Run the independent queries side by side, each on its own connection.
+
+        Only outside a transaction (other connections could not see uncommitted rows) and on
+        PostgreSQL; elsewhere every figure is fetched on first use, one after the other."""
+        names = ["created_groups", "_deliveries_pg", "failed_groups", "fix_spans", "act_spans"]
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return
+
+        def fetch(name: str) -> tuple[str, Any]:
+            try:
+                return name, getattr(Figures(self.period), name)
+            finally:
+                connections["default"].close()
+
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            for name, value in pool.map(fetch, names):
+                self.__dict__[name] = value
 
 
 def _figures(period: Period, figures: Figures | None) -> Figures:
@@ -341,17 +483,7 @@ def revenue(*, period: Period, figures: Figures | None = None) -> Section:
 
 
 def failed_attempt_reasons(*, period: Period, figures: Figures | None = None) -> Section:
-    grouped = (
-        ShipmentEvent.objects.filter(
-            kind=ShipmentEvent.Kind.STATUS,
-            status=Status.FAILED_ATTEMPT,
-            created_at__gte=period.since,
-            created_at__lt=period.until,
-        )
-        .values("note")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    grouped = _figures(period, figures).failed_groups
     # Drivers give a reason code, optionally followed by ": details"; count by the code.
     counts: dict[str, int] = {}
     for g in grouped:
@@ -379,34 +511,8 @@ def driver_utilisation(*, period: Period, figures: Figures | None = None) -> Sec
     """On-duty hours are measured, per driver and day, from their first to their last sign of
     work (a position report or a status change they made); busy hours are pickup-to-delivery
     times of their deliveries."""
-    fixes = (
-        LocationFix.objects.filter(device_time__gte=period.since, device_time__lt=period.until)
-        .annotate(day=_day_trunc("device_time"))
-        .values("driver_id", "day")
-        .annotate(first=Min("device_time"), last=Max("device_time"))
-        .order_by()
-    )
-    # Grouped by the acting user (no join); mapped to drivers below.
-    acts = (
-        ShipmentEvent.objects.filter(
-            actor_role="driver",
-            actor__isnull=False,
-            created_at__gte=period.since,
-            created_at__lt=period.until,
-        )
-        .annotate(day=_day_trunc("created_at"))
-        .values("actor_id", "day")
-        .annotate(first=Min("created_at"), last=Max("created_at"))
-        .order_by()
-    )
-    busy = {
-        g["shipment__driver"]: g
-        for g in _pickups_of_delivered(period)
-        .values("shipment__driver")
-        .annotate(busy=Sum(PICKUP_TO_DELIVERY, output_field=DURATION), deliveries=Count("id"))
-        .order_by()
-    }
-    acts = list(acts)
+    figures = _figures(period, figures)
+    fixes, acts, busy = figures.fix_spans, figures.act_spans, figures.busy_by_driver
     users = {g["actor_id"] for g in acts}
     drivers = {
         d.pk: d
@@ -505,6 +611,7 @@ SECTIONS = {
 
 def analytics_report(*, period: Period) -> list[Section]:
     figures = Figures(period)
+    figures.prefetch()
     return [section(period=period, figures=figures) for section in SECTIONS.values()]
 
 

@@ -248,3 +248,12 @@ def test_analytics_is_not_found_for_customers_and_drivers(who, as_user, request)
     client = as_user(getattr(persona, "user", persona))
     assert client.get(reverse("staff-analytics")).status_code == 404
     assert client.get(reverse("staff-analytics-csv", args=["revenue"])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_report_fetched_side_by_side_matches_one_by_one(fixture):
+    """On PostgreSQL outside a transaction the queries run on parallel connections."""
+    side_by_side = analytics.analytics_report(period=RANGE)
+    one_by_one = [section(period=RANGE) for section in analytics.SECTIONS.values()]
+    assert [s.rows for s in side_by_side] == [s.rows for s in one_by_one]
+    assert side_by_side[2].rows == [[3, 60.0, 84.0]]
