@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -52,10 +53,15 @@ def _panel_context() -> dict:
 
 
 def _done(request: HttpRequest) -> HttpResponse:
-    """After a console action: the refreshed panel for htmx, a redirect otherwise."""
-    if _is_htmx(request):
-        return render(request, f"{CONSOLE}#panel", {**_panel_context(), "inline_messages": True})
-    return redirect("staff-console")
+    """After a console action: for htmx the refreshed panel plus the messages (swapped in out
+    of band, outside the panel); a redirect otherwise."""
+    if not _is_htmx(request):
+        return redirect("staff-console")
+    panel = render_to_string(f"{CONSOLE}#panel", _panel_context(), request=request)
+    notes = render_to_string(
+        f"{CONSOLE}#console_messages", {"oob": True, "inline_messages": True}, request=request
+    )
+    return HttpResponse(panel + notes)
 
 
 def _attempt(request: HttpRequest, tracking: str, work: Callable[..., object], ok: str) -> bool:
@@ -90,8 +96,7 @@ def console(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def console_panel(request: HttpRequest) -> HttpResponse:
-    # Messages left by an action stay for the page that made it; a refresh shows them too.
-    return render(request, f"{CONSOLE}#panel", {**_panel_context(), "inline_messages": True})
+    return render(request, f"{CONSOLE}#panel", _panel_context())
 
 
 @staff_required

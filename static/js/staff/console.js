@@ -14,8 +14,9 @@
 
   // Refresh only when the dispatcher is not in the middle of choosing something in the panel.
   window.dmConsoleIdle = function () {
+    if (!panel || panel.classList.contains("htmx-request")) return false;
     var active = document.activeElement;
-    return !(panel && active && panel.contains(active) && active.tagName === "SELECT");
+    return !(active && panel.contains(active) && active.tagName === "SELECT");
   };
 
   function refreshSoon() {
