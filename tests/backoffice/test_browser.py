@@ -1,5 +1,6 @@
 """In Chromium: a dispatcher accepts a paid order and assigns it to the suggested driver; a
-second dispatcher's console follows without a reload.
+second dispatcher's console follows without a reload. (The browser is requested after the
+live server, so it closes first and no request is still running when the server stops.)
 
 Runs on pytest-django's live server (WSGI): until the fleet socket is merged, the second
 console updates through its periodic htmx refresh, set to one second here."""
@@ -67,7 +68,7 @@ def paid_order(transactional_db, alice, dan, dora):
 
 @pytest.mark.browser
 def test_dispatcher_accepts_and_assigns_and_another_console_follows(
-    paid_order, browser, live_server, settings, dan, dora, ada, password
+    paid_order, live_server, browser, settings, dan, dora, ada, password
 ):
     from playwright.sync_api import expect
 
@@ -107,7 +108,7 @@ def test_dispatcher_accepts_and_assigns_and_another_console_follows(
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_theme_toggle_is_shared_with_the_admin(dora, browser, live_server, password):
+def test_theme_toggle_is_shared_with_the_admin(dora, live_server, browser, password):
     from playwright.sync_api import expect
 
     page = login(browser, live_server, dora, password)
