@@ -46,6 +46,17 @@ def _panel_context() -> dict:
         "unassigned_count": dispatch.queue_unassigned().count(),
         "at_risk": dispatch.queue_at_risk()[:50],
         "drivers": [(d, dispatch.next_stop(d)) for d in drivers],
+        "positions": [
+            {
+                "driver_id": d.pk,
+                "name": str(d),
+                "lat": d.last_lat,
+                "lng": d.last_lng,
+                "load": d.load,
+            }
+            for d in drivers
+            if d.last_lat is not None and d.last_lng is not None
+        ],
         "reject_reasons": REJECT_REASONS,
         "refreshed_at": timezone.now(),
         "refresh_seconds": settings.DROPMATE_CONSOLE_REFRESH_SECONDS,

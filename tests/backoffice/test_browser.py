@@ -48,7 +48,10 @@ def browser(monkeypatch):
 
 
 def login(browser, live_server, user, password):
-    page = browser.new_context().new_page()
+    context = browser.new_context()
+    # Nothing leaves the machine (map tiles included): only the live server answers.
+    context.route(lambda url: not url.startswith(live_server.url), lambda route: route.abort())
+    page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(live_server.url + reverse("login") + "?next=" + reverse("staff-console"))
     page.fill("#id_username", user.email)
@@ -99,6 +102,13 @@ def test_dispatcher_accepts_and_assigns_and_another_console_follows(
     expect(mine.locator("#dm-console-messages")).to_contain_text(f"{number} assigned to Dan")
     fresh = Shipment.objects.get(pk=shipment.pk)
     assert (fresh.status, fresh.driver_id) == (Status.ASSIGNED, dan.pk)
+    # Dan is on the console's map.
+    assert (
+        mine.evaluate(
+            "document.querySelectorAll('#dm-console-map path.leaflet-interactive').length"
+        )
+        == 1
+    )
     # Dan's load and next stop appear in both consoles.
     for page in (mine, theirs):
         driver_row = page.locator(f'tr[data-driver="{dan.pk}"]')

@@ -19,12 +19,17 @@
     return !(active && panel.contains(active) && active.tagName === "SELECT");
   };
 
+  // At most one refresh a second, however many frames arrive: the first soon, the rest
+  // folded into one trailing refresh.
+  var lastRefresh = 0;
   function refreshSoon() {
     if (pending) return;
+    var wait = Math.max(150, lastRefresh + 1000 - Date.now());
     pending = setTimeout(function () {
       pending = null;
+      lastRefresh = Date.now();
       if (window.htmx && panel) window.htmx.trigger(panel, "dm:refresh");
-    }, 150);
+    }, wait);
   }
 
   function shownVersion(tracking) {
@@ -39,8 +44,50 @@
       if (!data.tracking_number || shownVersion(data.tracking_number) !== data.version) {
         refreshSoon();
       }
+    } else if (frame.type === "fleet_positions") {
+      ((frame.data || {}).positions || []).forEach(function (p) {
+        if (markers[p.driver_id]) place(p);
+      });
     } else if (frame.type.indexOf("driver_") === 0) {
       refreshSoon();
+    }
+  }
+
+  // The small map: one marker per on-duty driver, from the panel's positions and from the
+  // socket's coalesced `fleet_positions` frames.
+  var map = null;
+  var markers = {};
+  function initMap() {
+    var box = document.getElementById("dm-console-map");
+    if (!box || !window.L) return;
+    map = window.L.map(box, { zoomControl: true, attributionControl: true });
+    window.L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+    map.setView([51.05, 3.72], 12);
+  }
+  function place(p, label) {
+    if (!map || typeof p.lat !== "number" || typeof p.lng !== "number") return;
+    var marker = markers[p.driver_id];
+    if (marker) {
+      marker.setLatLng([p.lat, p.lng]);
+    } else {
+      marker = markers[p.driver_id] = window.L.circleMarker([p.lat, p.lng], { radius: 7 }).addTo(map);
+    }
+    if (label) marker.bindTooltip(label);
+  }
+  function syncMarkers(fit) {
+    var source = document.getElementById("dm-driver-positions");
+    if (!map || !source) return;
+    var positions = JSON.parse(source.textContent);
+    var seen = {};
+    positions.forEach(function (p) {
+      seen[p.driver_id] = true;
+      place(p, p.name + " · " + p.load + " job" + (p.load === 1 ? "" : "s"));
+    });
+    Object.keys(markers).forEach(function (id) {
+      if (!seen[id]) { map.removeLayer(markers[id]); delete markers[id]; }
+    });
+    if (fit && positions.length) {
+      map.fitBounds(positions.map(function (p) { return [p.lat, p.lng]; }), { maxZoom: 14, padding: [20, 20] });
     }
   }
 
@@ -92,6 +139,11 @@
         var box = panel.querySelector('input.dm-pick[value="' + CSS.escape(value) + '"]');
         if (box && !(previous && previous.id === "assign-form")) box.checked = true;
       });
+    });
+    initMap();
+    syncMarkers(true);
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (event.detail.target === panel) syncMarkers(false);
     });
     connect(1000);
   });
