@@ -438,3 +438,17 @@ CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
 }
 # A webhook whose signed timestamp is older than this (seconds) is refused as a replay.
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+
+# --- backoffice -------------------------------------------------------------------------------
+# A user's role counts as membership of the matching group (Dispatchers, Admins). It replaces
+# ModelBackend (it is one) behind the customer portal's login protection.
+AUTHENTICATION_BACKENDS = [
+    "dropmate.accounts.backends.LoginProtectionBackend",
+    "dropmate.accounts.roles.RoleGroupBackend",
+]
+# The dispatch console's "at risk" queue: due within this many minutes, or a driver on a job
+# silent for longer than DROPMATE_DRIVER_SILENT_MINUTES.
+DROPMATE_AT_RISK_MINUTES = env.int("DROPMATE_AT_RISK_MINUTES", default=30)
+DROPMATE_DRIVER_SILENT_MINUTES = env.int("DROPMATE_DRIVER_SILENT_MINUTES", default=10)
+# Seconds between the console's fallback refreshes (the fleet socket updates it at once).
+DROPMATE_CONSOLE_REFRESH_SECONDS = env.int("DROPMATE_CONSOLE_REFRESH_SECONDS", default=5)

@@ -1,5 +1,16 @@
 """Routes of the staff portal (included by portals/urls.py)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from portals.views import staff
+
+urlpatterns: list = [
+    path("", staff.console, name="staff-console"),
+    path("console/panel/", staff.console_panel, name="staff-console-panel"),
+    path("console/accept/", staff.console_accept, name="staff-console-accept"),
+    path("console/reject/", staff.console_reject, name="staff-console-reject"),
+    path("console/assign/", staff.console_assign, name="staff-console-assign"),
+    path("console/message/", staff.console_message, name="staff-console-message"),
+    path("analytics/", staff.analytics_page, name="staff-analytics"),
+    path("analytics/<slug:key>.csv", staff.analytics_csv, name="staff-analytics-csv"),
+]
