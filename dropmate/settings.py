@@ -390,10 +390,6 @@ from datetime import timedelta  # noqa: E402
 
 # django-axes: brute-force protection on login, keyed on username AND client address, so one
 # noisy address never locks out everyone behind it and one user is not locked out worldwide.
-AUTHENTICATION_BACKENDS = [
-    "dropmate.accounts.backends.LoginProtectionBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -441,7 +437,8 @@ STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 
 # --- backoffice -------------------------------------------------------------------------------
 # A user's role counts as membership of the matching group (Dispatchers, Admins). It replaces
-# ModelBackend (it is one) behind the customer portal's login protection.
+# ModelBackend (it is one) behind the customer portal's login protection; the last backend
+# is the one a fresh sign-up is logged in with.
 AUTHENTICATION_BACKENDS = [
     "dropmate.accounts.backends.LoginProtectionBackend",
     "dropmate.accounts.roles.RoleGroupBackend",

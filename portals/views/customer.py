@@ -50,7 +50,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             last_name=data.get("last_name", ""),
             phone=data.get("phone", ""),
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[-1])
         messages.success(request, "Welcome! Your account is ready. Book your first delivery.")
         return redirect("customer-book")
     return render(request, "registration/signup.html", {"form": form})
