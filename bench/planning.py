@@ -206,9 +206,7 @@ def run_day() -> list[str]:
         missed.append(f"courier day took {elapsed:.2f} s (limit {DAY_LIMIT_S} s)")
 
     problem.tasks = problem.tasks + extra
-    initial = {
-        vkey: [(s.task, s.kind) for s in stops] for vkey, stops in solution.routes.items()
-    }
+    initial = {vkey: [(s.task, s.kind) for s in stops] for vkey, stops in solution.routes.items()}
     started = time.perf_counter()
     replanned = solver.solve(
         problem, time_budget_s=REPLAN_LIMIT_S / 2, exploration_level=1, initial=initial

@@ -186,8 +186,12 @@ class RouteStop(models.Model):
     class Meta:
         ordering = ["route", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["route", "position"], name="route_stop_position_unique"),
-            models.UniqueConstraint(fields=["shipment", "kind"], name="route_stop_shipment_kind_unique"),
+            models.UniqueConstraint(
+                fields=["route", "position"], name="route_stop_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["shipment", "kind"], name="route_stop_shipment_kind_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -85,12 +85,12 @@ def check(
             opens = spec.window[0] if spec.window else stop.arrival
             if stop.start < max(stop.arrival, opens):
                 problems.append(f"task {task.key} {stop.kind}: service starts too early")
-            if spec.window and stop.start > spec.window[1]:
-                if not (stop.late and task.must_serve and stop.kind == DROPOFF):
-                    problems.append(
-                        f"task {task.key} {stop.kind}: service at {stop.start} after its "
-                        f"window closes ({spec.window[1]})"
-                    )
+            excused = stop.late and task.must_serve and stop.kind == DROPOFF
+            if spec.window and stop.start > spec.window[1] and not excused:
+                problems.append(
+                    f"task {task.key} {stop.kind}: service at {stop.start} after its "
+                    f"window closes ({spec.window[1]})"
+                )
             if stop.departure < stop.start + spec.service_s:
                 problems.append(f"task {task.key} {stop.kind}: leaves before service is done")
             if stop.kind == PICKUP:
@@ -146,3 +146,80 @@ def assert_valid(problem: Problem, solution: Solution, *, bound: dict[int, int] 
     problems = check(problem, solution, bound=bound)
     if problems:
         raise PlanInvalid(problems)
+
+
+def check_day(day, *, pinned: dict[int, int] | None = None, started: dict[int, int] | None = None):
+    """The same rules on what was written for `day`: routes, stops and assignments in the
+    database. `pinned` and `started` map shipment ids to the driver each had before planning
+    (the caller's own record). Travel times are recomputed with the configured matrix."""
+    from drivers.models import Route
+    from drivers.planning.build import _kg
+    from drivers.planning.matrix import provider_from_settings
+    from shipments.lifecycle import ON_THE_ROAD
+    from shipments.models import Shipment
+
+    problems: list[str] = []
+    provider = provider_from_settings()
+    seen: dict[tuple[int, str], tuple[int, int]] = {}
+    for route in Route.objects.filter(date=day).select_related("driver__vehicle"):
+        stops = list(route.stops.select_related("shipment").order_by("position"))
+        vehicle = route.driver.vehicle
+        points = [(route.start_lat, route.start_lng)] + [(s.lat, s.lng) for s in stops]
+        matrix = provider.durations(points)
+        on_board = {s.shipment_id for s in stops if s.shipment.status in ON_THE_ROAD}
+        grams = sum(int(_kg(s.shipment) * 1000) for s in stops if s.shipment_id in on_board)
+        parcels = len(on_board)
+        free_at = route.starts_at
+        for i, stop in enumerate(stops):
+            shipment = stop.shipment
+            label = f"{shipment.tracking_number} {stop.kind}"
+            if (stop.shipment_id, stop.kind) in seen:
+                problems.append(f"{label} is on two routes")
+            seen[(stop.shipment_id, stop.kind)] = (route.driver_id, stop.position)
+            if shipment.driver_id != route.driver_id:
+                problems.append(f"{label} is on {route.driver}'s route but not assigned to them")
+            if stop.kind == "pickup" and stop.shipment_id in on_board:
+                problems.append(f"{label}: already picked up, yet planned again")
+            if free_at is not None:
+                travel = matrix[i][i + 1]
+                if (stop.planned_arrival - free_at).total_seconds() < travel - 1:
+                    problems.append(f"{label}: arrives before it can get there")
+            if stop.planned_start < stop.planned_arrival:
+                problems.append(f"{label}: service starts before arrival")
+            if stop.window_start and stop.planned_start < stop.window_start:
+                problems.append(f"{label}: served before its window opens")
+            if stop.window_end and stop.planned_start > stop.window_end and not stop.late:
+                problems.append(f"{label}: served after its window closes")
+            if stop.late and stop.shipment_id not in on_board:
+                problems.append(f"{label}: only parcels on board may be late")
+            free_at = stop.planned_departure
+            if stop.kind == "pickup":
+                grams += int(_kg(shipment) * 1000)
+                parcels += 1
+            else:
+                grams -= int(_kg(shipment) * 1000)
+                parcels -= 1
+            if vehicle and (
+                grams > vehicle.capacity_kg * 1000 or parcels > vehicle.capacity_parcels
+            ):
+                problems.append(f"{route.driver} over capacity after {label}")
+    for (shipment_id, kind), (driver_id, position) in seen.items():
+        if kind == "pickup":
+            drop = seen.get((shipment_id, "dropoff"))
+            if drop is None or drop[0] != driver_id:
+                problems.append(f"shipment {shipment_id}: pickup without its drop-off on the route")
+            elif drop[1] <= position:
+                problems.append(f"shipment {shipment_id}: drop-off before pickup")
+    drivers_now = dict(
+        Shipment.objects.filter(pk__in=[*(pinned or {}), *(started or {})]).values_list(
+            "pk", "driver_id"
+        )
+    )
+    for label, expected in (("pinned", pinned or {}), ("started", started or {})):
+        for shipment_id, driver_id in expected.items():
+            if drivers_now.get(shipment_id) != driver_id:
+                problems.append(f"{label} shipment {shipment_id} moved off driver {driver_id}")
+            stop = seen.get((shipment_id, "dropoff"))
+            if stop is not None and stop[0] != driver_id:
+                problems.append(f"{label} shipment {shipment_id} planned on another driver")
+    return problems

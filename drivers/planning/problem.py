@@ -82,7 +82,11 @@ class Solution:
 
 
 def schedule(
-    problem: Problem, vehicle: Vehicle, visits: list[tuple[int, str]], *, late_ok: frozenset = frozenset()
+    problem: Problem,
+    vehicle: Vehicle,
+    visits: list[tuple[int, str]],
+    *,
+    late_ok: frozenset = frozenset(),
 ) -> list[PlannedStop]:
     """Times along a route when each stop is served as early as its window allows. Raises
     nothing: callers (checker, services) judge the result."""
@@ -96,6 +100,8 @@ def schedule(
         arrival = now + d[here][stop.location]
         start = max(arrival, stop.window[0]) if stop.window else arrival
         late = bool(stop.window and start > stop.window[1] and key in late_ok)
-        out.append(PlannedStop(key, kind, stop.location, arrival, start, start + stop.service_s, late))
+        out.append(
+            PlannedStop(key, kind, stop.location, arrival, start, start + stop.service_s, late)
+        )
         here, now = stop.location, start + stop.service_s
     return out
