@@ -57,8 +57,9 @@ class Snapshot:
     bound: dict[int, int] = field(default_factory=dict)  # shipment → driver it must stay on
     pinned: set[int] = field(default_factory=set)
     started: set[int] = field(default_factory=set)
-    # Out-for-delivery stops fixed at the head of a route: driver → [(shipment, arrival s)].
-    in_progress: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    # Drop-offs under way, fixed at the head of a route:
+    # driver → [(shipment, location, arrival, start, departure)] in seconds.
+    in_progress: dict[int, list[tuple]] = field(default_factory=dict)
     late: set[int] = field(default_factory=set)
     unassigned: dict[int, str] = field(default_factory=dict)  # shipment → reason (pre-solve)
     excluded_shipments: list[dict] = field(default_factory=list)
@@ -197,8 +198,9 @@ def snapshot(*, day: dt.date, now: dt.datetime | None = None) -> Snapshot:
             location = place(shipment.dropoff_point)
             if shipment.status == Status.OUT_FOR_DELIVERY:
                 # The driver is on the way there now: that stop heads the route, fixed.
+                opens = snap.seconds(shipment.delivery_window_start) or 0
                 snap.in_progress.setdefault(driver_id, []).append(
-                    (shipment.pk, location, grams, service)
+                    (shipment.pk, location, max(0, opens), service)
                 )
                 snap.shipments[shipment.pk] = shipment
                 snap.versions[shipment.pk] = shipment.version
@@ -279,9 +281,13 @@ def snapshot(*, day: dt.date, now: dt.datetime | None = None) -> Snapshot:
     # --- Vehicles, after the fixed in-progress stops -------------------------------------
     for driver_id, spec in vehicle_specs.items():
         here, free_at = spec["start"], spec["from"]
-        for _pk, location, _grams, svc in snap.in_progress.get(driver_id, []):
-            free_at += durations[here][location] + svc
-            here = location
+        heads = []
+        for pk, location, window_opens, svc in snap.in_progress.get(driver_id, []):
+            arrival = free_at + durations[here][location]
+            start = max(arrival, window_opens)
+            heads.append((pk, location, arrival, start, start + svc))
+            here, free_at = location, start + svc
+        snap.in_progress[driver_id] = heads
         # Parcels after a failed attempt stay on board until retried or returned.
         grams, parcels = spec["grams"], spec["parcels"]
         for kept in Shipment.objects.filter(driver_id=driver_id, status=Status.FAILED_ATTEMPT):

@@ -20,15 +20,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from drivers.models import Driver, PlanRun, Route, RouteStop
 from drivers.planning import checker, explain, solver
-from drivers.planning.build import Snapshot, hhmm, snapshot
+from drivers.planning.build import ON_BOARD, Snapshot, hhmm, snapshot
 from drivers.planning.problem import DROPOFF, PlannedStop, Solution
 from dropmate.accounts.models import User
 from shipments.models import Shipment
 from shipments.services import shipment_assign
+
+
+MIN_SEARCH_S = 0.1
+WRITE_S_PER_ASSIGNMENT = 0.02
 
 
 class PlanConflict(Exception):
@@ -111,8 +116,18 @@ def plan_routes(
     )
     excluded = {"shipments": snap.excluded_shipments, "drivers": snap.excluded_drivers}
 
-    # The solver gets most of the budget; reading, checking and writing need the rest.
-    search_s = max(0.05, budget * 0.7 - (time.perf_counter() - started))
+    # The budget covers the whole run: the solver gets what reading, explaining and writing
+    # (about WRITE_S_PER_ASSIGNMENT for each shipment that may change hands) leave of it.
+    to_assign = sum(1 for key in snap.shipments if snap.shipments[key].driver_id is None)
+    explain_s = min(0.5, budget * 0.1)
+    search_s = max(
+        MIN_SEARCH_S,
+        budget
+        - (time.perf_counter() - started)
+        - explain_s
+        - WRITE_S_PER_ASSIGNMENT * to_assign
+        - 0.1,
+    )
     say(f"Solving (search budget {search_s:.1f} s)")
     try:
         solution = solver.solve(
@@ -137,7 +152,7 @@ def plan_routes(
         at=lambda s: hhmm(snap.at(s)),
         pinned=snap.pinned,
         started=snap.started,
-        budget_s=min(0.5, budget * 0.1),
+        budget_s=explain_s,
     )
     unassigned = dict(snap.unassigned)
     tasks = {t.key: t for t in problem.tasks}
@@ -237,6 +252,14 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
     # driver's route for the day is rewritten.
     RouteStop.objects.filter(shipment_id__in=planned_ids | in_progress).delete()
     RouteStop.objects.filter(route__date=snap.day, route__driver_id__in=snap.drivers).delete()
+    # Off-duty drivers' routes keep only what they still carry: no pickups already done,
+    # nothing that is now another driver's.
+    RouteStop.objects.filter(
+        route__date=snap.day, kind=RouteStop.Kind.PICKUP, shipment__status__in=ON_BOARD
+    ).delete()
+    RouteStop.objects.filter(route__date=snap.day).exclude(
+        shipment__driver_id=F("route__driver_id")
+    ).delete()
     # Shipments that could not be planned are off every route of the day.
     RouteStop.objects.filter(route__date=snap.day, shipment_id__in=set(keys) - planned_ids).exclude(
         shipment_id__in=in_progress
@@ -262,25 +285,21 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
         )
         position = 0
         # Drop-offs under way head the route exactly as they were.
-        here, free = snap.origin[driver_id], 0
-        for pk, location, _grams, service in heads:
-            arrival = free + snap.problem.durations[here][location]
-            shipment = snap.shipments[pk]
+        for pk, _location, arrival, start, departure in heads:
             rows.append(
                 _stop_row(
                     route,
                     position,
-                    shipment,
+                    snap.shipments[pk],
                     RouteStop.Kind.DROPOFF,
                     snap,
                     arrival,
-                    arrival,
-                    arrival + service,
+                    start,
+                    departure,
                     text="Under way now; kept first.",
                 )
             )
             position += 1
-            here, free = location, arrival + service
         for stop in stops:
             info = notes.get((stop.task, stop.kind), {})
             rows.append(

@@ -140,9 +140,12 @@ def solve(
     vehicles = list(problem.vehicles)
     routes: dict[int, list[tuple[int, str]]] = {v.key: [] for v in vehicles}
     frame = result.routes
-    for vehicle_id, kind, job_id in zip(
-        frame["vehicle_id"], frame["type"], frame["id"], strict=True
-    ):
+    rows = (
+        zip(frame["vehicle_id"], frame["type"], frame["id"], strict=True)
+        if len(frame) and "id" in frame.columns
+        else ()
+    )
+    for vehicle_id, kind, job_id in rows:
         if kind not in ("job", "pickup", "delivery"):
             continue
         job_id = int(job_id)
@@ -150,7 +153,9 @@ def solve(
         routes[vehicles[int(vehicle_id) - 1].key].append(
             (task.key, PICKUP if job_id % 2 == 1 else DROPOFF)
         )
-    unassigned = sorted({problem.tasks[(int(job.id) - 1) // 2].key for job in result.unassigned})
+    # Whatever the solver did not route is unassigned (its own list holds raw job objects).
+    routed = {key for visits in routes.values() for key, kind in visits if kind == DROPOFF}
+    unassigned = [task.key for task in problem.tasks if task.key not in routed]
     planned: dict[int, list[PlannedStop]] = {
         v.key: schedule(problem, v, routes[v.key]) for v in vehicles
     }

@@ -78,18 +78,21 @@ class City:
             }
         else:
             windows |= {"delivery_window_start": None, "delivery_window_end": None}
+        values = {
+            "pickup_lat": plat,
+            "pickup_lng": plng,
+            "dropoff_lat": dlat,
+            "dropoff_lng": dlng,
+            "weight_kg": Decimal(kg),
+            **windows,
+            **fields,
+        }
         return make_shipment(
             customer=self.customer,
             status=status,
             driver=driver or self.spare_driver(),
             staff=self.staff,
-            pickup_lat=plat,
-            pickup_lng=plng,
-            dropoff_lat=dlat,
-            dropoff_lng=dlng,
-            weight_kg=Decimal(kg),
-            **windows,
-            **fields,
+            **values,
         )
 
     def spare_driver(self) -> Driver:
