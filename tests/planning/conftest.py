@@ -113,8 +113,7 @@ class City:
             for s in Shipment.objects.filter(status__in=ON_BOARD).exclude(driver=None)
         }
         pinned = {
-            s.pk: s.driver_id
-            for s in Shipment.objects.filter(pinned=True, status=Status.ASSIGNED)
+            s.pk: s.driver_id for s in Shipment.objects.filter(pinned=True, status=Status.ASSIGNED)
         }
         result = services.plan_routes(
             date=self.day, time_budget_s=budget, now=self.at(hours), actor=None, **kw

@@ -2,8 +2,6 @@
 
 from decimal import Decimal
 
-import pytest
-
 from drivers.models import PlanRun, Route
 from drivers.planning import services, solver
 from shipments.lifecycle import Status
