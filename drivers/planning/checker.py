@@ -154,7 +154,9 @@ def check_day(day, *, pinned: dict[int, int] | None = None, started: dict[int, i
     (the caller's own record). Travel times are recomputed with the configured matrix."""
     from drivers.models import Route
     from drivers.planning.build import _kg
-    from drivers.planning.matrix import provider_from_settings
+    from django.conf import settings
+
+    from drivers.planning.matrix import HaversineMatrix, MatrixError, provider_from_settings
     from shipments.lifecycle import ON_THE_ROAD
     from shipments.models import Shipment
 
@@ -165,7 +167,12 @@ def check_day(day, *, pinned: dict[int, int] | None = None, started: dict[int, i
         stops = list(route.stops.select_related("shipment").order_by("position"))
         vehicle = route.driver.vehicle
         points = [(route.start_lat, route.start_lng)] + [(s.lat, s.lng) for s in stops]
-        matrix = provider.durations(points)
+        try:
+            matrix = provider.durations(points)
+        except MatrixError:  # the planner fell back to straight lines too
+            matrix = HaversineMatrix(
+                road_factor=settings.PLANNING_ROAD_FACTOR, speed_kmh=settings.PLANNING_SPEED_KMH
+            ).durations(points)
         on_board = {s.shipment_id for s in stops if s.shipment.status in ON_THE_ROAD}
         grams = sum(int(_kg(s.shipment) * 1000) for s in stops if s.shipment_id in on_board)
         parcels = len(on_board)
