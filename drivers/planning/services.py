@@ -175,7 +175,7 @@ def plan_routes(
     message = f"Planned {planned} shipments on {sum(1 for r in solution.routes.values() if r)} "
     message += f"routes; {len(unassigned)} could not be planned."
     say(message)
-    return _finish(
+    result = _finish(
         run,
         snap,
         day,
@@ -186,6 +186,11 @@ def plan_routes(
         unassigned=unassigned,
         solution=solution,
     )
+    from tracking import broadcast
+
+    # After the routes and the run's outcome are both committed (or the caller's transaction).
+    transaction.on_commit(partial(broadcast.route_planned_push, plan_run_id=run.pk))
+    return result
 
 
 def _keep_on_board(snap: Snapshot, solution: Solution) -> None:
@@ -321,9 +326,6 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
             )
             position += 1
     RouteStop.objects.bulk_create(rows)
-    from tracking import broadcast
-
-    transaction.on_commit(partial(broadcast.route_planned_push, plan_run_id=run.pk))
 
 
 def _travel(snap: Snapshot, driver_id: int, stops: list[PlannedStop]) -> int:
