@@ -152,10 +152,10 @@ def check_day(day, *, pinned: dict[int, int] | None = None, started: dict[int, i
     """The same rules on what was written for `day`: routes, stops and assignments in the
     database. `pinned` and `started` map shipment ids to the driver each had before planning
     (the caller's own record). Travel times are recomputed with the configured matrix."""
-    from drivers.models import Route
-    from drivers.planning.build import _kg
     from django.conf import settings
 
+    from drivers.models import Route
+    from drivers.planning.build import _kg
     from drivers.planning.matrix import HaversineMatrix, MatrixError, provider_from_settings
     from shipments.lifecycle import ON_THE_ROAD
     from shipments.models import Shipment

@@ -31,7 +31,6 @@ from dropmate.accounts.models import User
 from shipments.models import Shipment
 from shipments.services import shipment_assign
 
-
 MIN_SEARCH_S = 0.1
 WRITE_S_PER_ASSIGNMENT = 0.02
 
