@@ -8,6 +8,7 @@ plans (a button, the admin action or `manage.py plan_routes`).
 """
 
 import datetime as dt
+from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,15 +26,15 @@ def queued_key(day: dt.date | None) -> str:
 
 
 def replan_soon(*, trigger: str, day: dt.date | None = None) -> None:
-    """Queue a re-plan of `day` (default today) after commit, at most one waiting at a time."""
-    transaction.on_commit(lambda: _enqueue(trigger=trigger, day=day or timezone.localdate()))
+    """Queue a re-plan of `day` (default today) after commit, at most one waiting at a time.
+    Nothing is scheduled when automatic re-planning is off or the day has no plan yet."""
+    day = day or timezone.localdate()
+    if not settings.PLANNING_AUTO_REPLAN or not Route.objects.filter(date=day).exists():
+        return
+    transaction.on_commit(partial(_enqueue, trigger=trigger, day=day))
 
 
 def _enqueue(*, trigger: str, day: dt.date) -> bool:
-    if not settings.PLANNING_AUTO_REPLAN:
-        return False
-    if not Route.objects.filter(date=day).exists():
-        return False
     if not cache.add(queued_key(day), trigger, timeout=QUEUED_TTL_S):
         return False
     from drivers.tasks import plan_routes_task
