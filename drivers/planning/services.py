@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -166,7 +166,9 @@ def plan_routes(
     try:
         with transaction.atomic():
             _write(snap, solution, notes, actor, run)
-    except PlanConflict as exc:
+    except (PlanConflict, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError):
+            exc = PlanConflict("Another plan was written at the same time.")
         message = f"{exc} The current plan was left in place; plan again."
         say(message)
         return _finish(run, snap, day, excluded, ok=False, message=message, started=started)
@@ -221,6 +223,9 @@ def _keep_on_board(snap: Snapshot, solution: Solution) -> None:
 def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, run) -> None:
     """Expects to run inside a transaction. Locks every shipment in the plan; if one changed
     since the snapshot, raises PlanConflict (and the transaction rolls back)."""
+    # Two runs writing at once take turns here; the second then sees the first's changes
+    # through the shipment versions below.
+    list(Driver.objects.select_for_update().filter(pk__in=snap.drivers).order_by("pk"))
     keys = list(snap.shipments)
     locked = {
         s.pk: s
