@@ -236,11 +236,140 @@ def run_day() -> list[str]:
     return missed
 
 
+def run_service_day() -> list[str]:
+    """The same size of day through the product path: `plan_routes` reading the database,
+    solving, checking, explaining and writing, on a throwaway SQLite database."""
+    import datetime as dt
+    import tempfile
+    from decimal import Decimal
+
+    tmp = tempfile.mkdtemp(prefix="dropmate-bench-")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="dropmate.settings",
+        DJANGO_DEBUG="1",
+        SQLITE_PATH=f"{tmp}/bench.sqlite3",
+        LOG_LEVEL="WARNING",
+    )
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    from drivers.planning import checker as plan_checker
+    from drivers.planning.services import plan_routes
+    from dropmate.accounts.models import Role
+    from shipments.lifecycle import Status
+    from tests.factories import DriverFactory, UserFactory, VehicleFactory, make_shipment
+
+    problem, extra, _ = courier_day()
+    day = timezone.localdate() + dt.timedelta(days=1)
+    base = timezone.make_aware(dt.datetime.combine(day, dt.time(0, 0)))
+    staff = UserFactory(role=Role.DISPATCHER, is_staff=True)
+    customer = UserFactory(role=Role.CUSTOMER)
+    rnd_points = _day_points()
+    drivers = []
+    for k in range(len(problem.vehicles)):
+        lat, lng = rnd_points[k]
+        drivers.append(
+            DriverFactory(
+                vehicle=VehicleFactory(capacity_kg=Decimal("200"), capacity_parcels=40),
+                home_lat=lat,
+                home_lng=lng,
+            )
+        )
+
+    def make(task: Task) -> None:
+        p, d = rnd_points[task.pickup.location], rnd_points[task.dropoff.location]
+        make_shipment(
+            customer=customer,
+            status=Status.ACCEPTED,
+            driver=drivers[0],
+            staff=staff,
+            pickup_lat=p[0],
+            pickup_lng=p[1],
+            dropoff_lat=d[0],
+            dropoff_lng=d[1],
+            weight_kg=Decimal(task.amount[0]) / 1000,
+            pickup_window_start=base + dt.timedelta(seconds=task.pickup.window[0]),
+            pickup_window_end=base + dt.timedelta(seconds=task.pickup.window[1]),
+            delivery_window_start=base + dt.timedelta(seconds=task.dropoff.window[0]),
+            delivery_window_end=base + dt.timedelta(seconds=task.dropoff.window[1]),
+        )
+
+    print("\nThrough plan_routes on a database (setting up 200 accepted shipments...)")
+    for task in problem.tasks:
+        make(task)
+    now = base + dt.timedelta(hours=7)
+    missed: list[str] = []
+    started = time.perf_counter()
+    result = plan_routes(date=day, time_budget_s=DAY_LIMIT_S - 0.5, now=now)
+    elapsed = time.perf_counter() - started
+    problems = plan_checker.check_day(day)
+    print(
+        f"full plan: {elapsed:.2f} s end to end (solver {result.stats['solve_time_s']} s), "
+        f"{len(result.unassigned)} unassigned, checker: {len(problems)} problems"
+    )
+    if not result.ok or result.unassigned or problems:
+        missed.append(f"service day: {result.message} {problems[:3]}")
+    if elapsed >= DAY_LIMIT_S:
+        missed.append(f"service day took {elapsed:.2f} s (limit {DAY_LIMIT_S} s)")
+    make(extra[0])
+    started = time.perf_counter()
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as profile:
+            result = plan_routes(
+                date=day, time_budget_s=REPLAN_LIMIT_S - 0.1, now=now, trigger="bench"
+            )
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+    else:
+        result = plan_routes(
+            date=day, time_budget_s=REPLAN_LIMIT_S - 0.1, now=now, trigger="bench"
+        )
+    elapsed = time.perf_counter() - started
+    problems = plan_checker.check_day(day)
+    print(
+        f"re-plan after one new order: {elapsed:.2f} s end to end (solver "
+        f"{result.stats['solve_time_s']} s), {len(result.unassigned)} unassigned, "
+        f"checker: {len(problems)} problems"
+    )
+    if not result.ok or result.unassigned or problems:
+        missed.append(f"service re-plan: {result.message} {problems[:3]}")
+    if elapsed >= REPLAN_LIMIT_S:
+        missed.append(f"service re-plan took {elapsed:.2f} s (limit {REPLAN_LIMIT_S} s)")
+    return missed
+
+
+def _day_points() -> list[tuple[float, float]]:
+    """courier_day's points, regenerated from the same seed."""
+    captured = {}
+    original = HaversineMatrix.durations
+
+    def capture(self, points):
+        captured["points"] = list(points)
+        return original(self, points)
+
+    HaversineMatrix.durations = capture
+    try:
+        courier_day()
+    finally:
+        HaversineMatrix.durations = original
+    return captured["points"]
+
+
 def main() -> int:
     if not (BENCH_DATA / "solomon.py").is_file():
         print(f"bench data not found at {BENCH_DATA} (set BENCH_DATA)")
         return 2
     missed = run_solomon() + run_day()
+    if "--no-db" not in sys.argv:
+        missed += run_service_day()
     print()
     if missed:
         print("MISSED: " + "; ".join(missed))

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from drivers.models import Driver, Route
+from drivers.models import Driver, RouteStop
 from drivers.planning.matrix import HaversineMatrix, MatrixError, Point, provider_from_settings
 from drivers.planning.problem import DROPOFF, PICKUP, Problem, Stop, Task, Vehicle
 from shipments.lifecycle import Status
@@ -335,15 +335,13 @@ def snapshot(*, day: dt.date, now: dt.datetime | None = None) -> Snapshot:
 
     # Warm start from the routes already planned for the day.
     keys = {t.key for t in snap.problem.tasks}
-    for route in Route.objects.filter(date=day, driver_id__in=snap.drivers).prefetch_related(
-        "stops"
+    for driver_id, shipment_id, kind in (
+        RouteStop.objects.filter(route__date=day, route__driver_id__in=snap.drivers)
+        .order_by("route_id", "position")
+        .values_list("route__driver_id", "shipment_id", "kind")
     ):
-        snap.initial[route.driver_id] = [
-            (stop.shipment_id, stop.kind)
-            for stop in route.stops.all()
-            if stop.shipment_id in keys
-            and (stop.kind == DROPOFF or stop.shipment_id not in snap.started)
-        ]
+        if shipment_id in keys and (kind == DROPOFF or shipment_id not in snap.started):
+            snap.initial.setdefault(driver_id, []).append((shipment_id, kind))
     for visits in snap.initial.values():
         # A pair half-present (e.g. its pickup done since) would confuse the seed: drop it.
         tasks = {t.key: t for t in snap.problem.tasks}

@@ -46,11 +46,18 @@ class PlanResult:
     message: str
     date: dt.date
     job_id: str
-    routes: list[dict] = field(default_factory=list)
     unassigned: list[dict] = field(default_factory=list)
     excluded: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+
+    @property
+    def routes(self) -> list[dict]:
+        """Every route of the day as now stored (read on demand: a background re-plan
+        does not need it)."""
+        from drivers.planning.selectors import plan_routes_view
+
+        return plan_routes_view(date=self.date)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -257,10 +264,40 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
                     expected_version=snap.versions[stop.task],
                 )
     in_progress = {pk for heads in snap.in_progress.values() for pk, *_ in heads}
-    # Stops of every planned shipment leave whatever route held them, then each planned
-    # driver's route for the day is rewritten.
-    RouteStop.objects.filter(shipment_id__in=planned_ids | in_progress).delete()
-    RouteStop.objects.filter(route__date=snap.day, route__driver_id__in=snap.drivers).delete()
+    rows = {driver_id: _route_rows(snap, solution, notes, driver_id) for driver_id in snap.drivers}
+    # A route whose stops and times are all as before is left untouched (and not pushed): a
+    # re-plan after one new order rewrites only the routes it changes.
+    before: dict[int, list[tuple]] = {}
+    route_ids: dict[int, int] = {}
+    for route_id, driver_id, *signature in (
+        RouteStop.objects.filter(route__date=snap.day, route__driver_id__in=snap.drivers)
+        .order_by("route_id", "position")
+        .values_list(
+            "route_id",
+            "route__driver_id",
+            "shipment_id",
+            "kind",
+            "planned_arrival",
+            "planned_start",
+            "late",
+        )
+    ):
+        before.setdefault(driver_id, []).append(tuple(signature))
+        route_ids[driver_id] = route_id
+    unchanged = {
+        driver_id
+        for driver_id, new in rows.items()
+        if new and before.get(driver_id) == [_signature(row) for row in new]
+    }
+    keep_routes = [route_ids[d] for d in unchanged]
+    # Stops of every planned shipment leave whatever route held them, then each changed
+    # route of the day is rewritten.
+    RouteStop.objects.filter(shipment_id__in=planned_ids | in_progress).exclude(
+        route_id__in=keep_routes
+    ).delete()
+    RouteStop.objects.filter(
+        route__date=snap.day, route__driver_id__in=set(snap.drivers) - unchanged
+    ).delete()
     # Off-duty drivers' routes keep only what they still carry: no pickups already done,
     # nothing that is now another driver's.
     RouteStop.objects.filter(
@@ -273,11 +310,12 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
     RouteStop.objects.filter(route__date=snap.day, shipment_id__in=set(keys) - planned_ids).exclude(
         shipment_id__in=in_progress
     ).delete()
-    rows = []
-    for driver_id in snap.drivers:
+    created = []
+    for driver_id, new in rows.items():
+        if driver_id in unchanged:
+            continue
         stops = solution.routes.get(driver_id) or []
         vehicle = snap.problem.vehicle(driver_id)
-        heads = snap.in_progress.get(driver_id, [])
         start_point = snap.points[snap.origin[driver_id]]
         route, _ = Route.objects.update_or_create(
             driver_id=driver_id,
@@ -292,44 +330,57 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
                 "travel_s": _travel(snap, driver_id, stops),
             },
         )
-        position = 0
-        # Drop-offs under way head the route exactly as they were.
-        for pk, _location, arrival, start, departure in heads:
-            rows.append(
-                _stop_row(
-                    route,
-                    position,
-                    snap.shipments[pk],
-                    RouteStop.Kind.DROPOFF,
-                    snap,
-                    arrival,
-                    start,
-                    departure,
-                    text="Under way now; kept first.",
-                )
+        for row in new:
+            row.route = route
+        created += new
+    RouteStop.objects.bulk_create(created)
+
+
+def _signature(row: RouteStop) -> tuple:
+    return (row.shipment_id, row.kind, row.planned_arrival, row.planned_start, row.late)
+
+
+def _route_rows(snap: Snapshot, solution: Solution, notes: dict, driver_id: int) -> list:
+    """The driver's stops as unsaved rows (their route is set by the caller)."""
+    rows = []
+    position = 0
+    # Drop-offs under way head the route exactly as they were.
+    for pk, _location, arrival, start, departure in snap.in_progress.get(driver_id, []):
+        rows.append(
+            _stop_row(
+                None,
+                position,
+                snap.shipments[pk],
+                RouteStop.Kind.DROPOFF,
+                snap,
+                arrival,
+                start,
+                departure,
+                text="Under way now; kept first.",
             )
-            position += 1
-        for stop in stops:
-            info = notes.get((stop.task, stop.kind), {})
-            rows.append(
-                _stop_row(
-                    route,
-                    position,
-                    snap.shipments[stop.task],
-                    stop.kind,
-                    snap,
-                    stop.arrival,
-                    stop.start,
-                    stop.departure,
-                    text=info.get("text", ""),
-                    slack=info.get("slack_s"),
-                    late=stop.late or stop.task in snap.late,
-                    next_best=info.get("next_best"),
-                    next_best_extra=info.get("next_best_extra_s"),
-                )
+        )
+        position += 1
+    for stop in solution.routes.get(driver_id) or []:
+        info = notes.get((stop.task, stop.kind), {})
+        rows.append(
+            _stop_row(
+                None,
+                position,
+                snap.shipments[stop.task],
+                stop.kind,
+                snap,
+                stop.arrival,
+                stop.start,
+                stop.departure,
+                text=info.get("text", ""),
+                slack=info.get("slack_s"),
+                late=stop.late or stop.task in snap.late,
+                next_best=info.get("next_best"),
+                next_best_extra=info.get("next_best_extra_s"),
             )
-            position += 1
-    RouteStop.objects.bulk_create(rows)
+        )
+        position += 1
+    return rows
 
 
 def _travel(snap: Snapshot, driver_id: int, stops: list[PlannedStop]) -> int:
@@ -343,7 +394,7 @@ def _travel(snap: Snapshot, driver_id: int, stops: list[PlannedStop]) -> int:
 
 
 def _stop_row(
-    route: Route,
+    route: Route | None,
     position: int,
     shipment: Shipment,
     kind: str,
@@ -415,15 +466,12 @@ def _finish(
         solve_time_s=stats["solve_time_s"],
         finished_at=timezone.now(),
     )
-    from drivers.planning.selectors import plan_routes_view
-
     return PlanResult(
         ok=ok,
         status=PlanRun.Status.DONE if ok else PlanRun.Status.KEPT,
         message=message,
         date=day,
         job_id=str(run.uuid),
-        routes=plan_routes_view(date=day),
         unassigned=unassigned_rows,
         excluded=excluded,
         notes=snap.notes,

@@ -162,11 +162,16 @@ def test_plan_pushes_new_job_order_to_the_driver_and_the_console_after_commit(al
     ]
     assert set(frames[0]) == {"type", "seq", "ts", "data"}
 
+    city.order((0, 2), (2, 0))
     to_console = watch(broadcast.FLEET_GROUP, plan)
     summaries = [m["message"] for m in to_console if m["message"]["type"] == "plan_updated"]
     assert len(summaries) == 1
-    assert summaries[0]["data"]["routes"] == [{"driver_id": dan.pk, "stops": 2}]
+    assert summaries[0]["data"]["routes"] == [{"driver_id": dan.pk, "stops": 4}]
     assert summaries[0]["data"]["status"] == "done"
+
+    # Nothing changed: the route is left as it is and the driver is not disturbed.
+    again = watch(broadcast.driver_group(dan.pk), plan)
+    assert [m for m in again if m["message"]["type"] == "route_planned"] == []
 
 
 @pytest.mark.django_db(transaction=True)
