@@ -139,7 +139,7 @@ def plan_routes(
         solution = solver.solve(
             problem,
             time_budget_s=search_s,
-            exploration_level=settings.PLANNING_EXPLORATION_LEVEL,
+            exploration_level=_level(snap, search_s),
             initial=snap.initial,
         )
         _keep_on_board(snap, solution)
@@ -199,6 +199,20 @@ def plan_routes(
     # After the routes and the run's outcome are both committed (or the caller's transaction).
     transaction.on_commit(partial(broadcast.route_planned_push, plan_run_id=run.pk))
     return result
+
+
+def _level(snap: Snapshot, search_s: float) -> int:
+    """Seeded with the day's current routes, a light search is enough and fast. VROOM's
+    construction phase ignores the timeout and grows with the level, so a short budget
+    gets a lower level."""
+    if snap.initial:
+        return settings.PLANNING_REPLAN_EXPLORATION_LEVEL
+    level = settings.PLANNING_EXPLORATION_LEVEL
+    if search_s < 1:
+        return 1
+    if search_s < 3:
+        return min(level, 2)
+    return level
 
 
 def _keep_on_board(snap: Snapshot, solution: Solution) -> None:
