@@ -378,6 +378,7 @@ def main() -> int:
     if not (BENCH_DATA / "solomon.py").is_file():
         print(f"bench data not found at {BENCH_DATA} (set BENCH_DATA)")
         return 2
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     missed = run_solomon() + run_day()
     if "--no-db" not in sys.argv:
         missed += run_service_day()
