@@ -125,6 +125,7 @@ def explain(
     at,
     pinned: set[int],
     started: set[int],
+    late: set[int] = frozenset(),
     budget_s: float = 0.5,
     candidates: int = 3,
 ) -> dict[tuple[int, str], dict]:
@@ -148,7 +149,7 @@ def explain(
                 info["text"] = f"Pinned to {driver_name(vkey)} by a dispatcher."
             else:
                 info["text"] = f"The solver's cheapest plan puts it on {driver_name(vkey)}."
-            if stop.late:
+            if stop.late or (task.key in late and stop.kind == DROPOFF):
                 info["text"] += " Its window can no longer be met: planned as soon as possible."
             out[(stop.task, stop.kind)] = info
     # Next best driver, once per free pair, on the drop-off and pickup alike.

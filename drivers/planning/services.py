@@ -158,6 +158,7 @@ def plan_routes(
         at=lambda s: hhmm(snap.at(s)),
         pinned=snap.pinned,
         started=snap.started,
+        late=snap.late,
         budget_s=explain_s,
     )
     unassigned = dict(snap.unassigned)

@@ -272,3 +272,20 @@ def test_a_shipment_changing_while_solving_keeps_the_current_plan(city, dora, mo
     order.refresh_from_db()
     assert order.status == Status.ACCEPTED
     assert not Route.objects.exists()
+
+
+def test_parcel_on_board_past_its_window_is_planned_late_not_dropped(city):
+    dan = city.driver(0, 0, name="Dan")
+    carried = city.order(
+        (0, 1),
+        (3, 3),
+        pickup_hours=(8, 9),
+        delivery_hours=(8, 10),
+        status=Status.ASSIGNED,
+        driver=dan,
+    )
+    advance(carried, Status.IN_TRANSIT)
+    city.plan(hours=11)
+    stop = Route.objects.get(driver=dan, date=city.day).stops.get(shipment=carried)
+    assert stop.kind == "dropoff" and stop.late
+    assert "can no longer be met" in stop.explanation
