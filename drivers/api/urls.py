@@ -1,6 +1,8 @@
 """API v1 routes of this app, included under /api/v1/ by dropmate/api/urls.py."""
 
-from django.urls import include, path  # noqa: F401
+from django.urls import path  # noqa: F401
 
 urlpatterns: list = []
-urlpatterns += [path("", include("drivers.api.planning"))]  # dispatch planning
+from drivers.api import planning  # noqa: E402  (dispatch planning: /routes/plan)
+
+urlpatterns += planning.urlpatterns
