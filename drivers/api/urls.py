@@ -3,6 +3,3 @@
 from django.urls import path  # noqa: F401
 
 urlpatterns: list = []
-from drivers.api import planning  # noqa: E402  (dispatch planning: /routes/plan)
-
-urlpatterns += planning.urlpatterns
