@@ -1,17 +1,23 @@
 """POST /api/v1/routes/plan (staff): plan the day now, or in the background with a job id;
-GET /api/v1/routes/plan/<job_id>: how a background plan went."""
+GET /api/v1/routes/plan/<job_id> (staff): how a background plan went."""
+
+import datetime as dt
 
 from django.urls import path
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from drivers.models import PlanRun
+from drivers.models import PlanRun, RouteStop
 from drivers.planning import selectors, services
 from dropmate.accounts.models import STAFF_ROLES
 from dropmate.lib.exceptions import NotFound
+
+MAX_DAYS_AWAY = 366
 
 
 class IsStaff(BasePermission):
@@ -19,19 +25,117 @@ class IsStaff(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and (user.is_superuser or user.role in STAFF_ROLES))
+        return bool(
+            user and user.is_authenticated and (user.is_superuser or user.role in STAFF_ROLES)
+        )
+
+
+class PlanInput(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="Day to plan (default: today).")
+    time_budget_s = serializers.FloatField(
+        required=False, min_value=0.1, max_value=30, help_text="Seconds the planner may take."
+    )
+    background = serializers.BooleanField(
+        default=False, help_text="Plan in a background job and return its id at once."
+    )
+
+    def validate_date(self, value: dt.date) -> dt.date:
+        if abs((value - timezone.localdate()).days) > MAX_DAYS_AWAY:
+            raise serializers.ValidationError("Plan a day within a year of today.")
+        return value
+
+
+class StopOutput(serializers.Serializer):
+    position = serializers.IntegerField()
+    tracking_number = serializers.CharField()
+    kind = serializers.ChoiceField(choices=RouteStop.Kind.choices)
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+    planned_arrival = serializers.DateTimeField()
+    planned_start = serializers.DateTimeField()
+    window_start = serializers.DateTimeField(allow_null=True)
+    window_end = serializers.DateTimeField(allow_null=True)
+    slack_s = serializers.IntegerField(allow_null=True, help_text="Seconds to spare in the window.")
+    late = serializers.BooleanField(help_text="On board, and its window can no longer be met.")
+    explanation = serializers.CharField(help_text="Why this stop is on this driver, in words.")
+    next_best_driver_id = serializers.IntegerField(allow_null=True)
+    next_best_extra_s = serializers.IntegerField(allow_null=True)
+
+
+class RouteOutput(serializers.Serializer):
+    driver_id = serializers.IntegerField()
+    driver = serializers.CharField()
+    date = serializers.DateField()
+    planned_at = serializers.DateTimeField(allow_null=True)
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
+    travel_s = serializers.IntegerField()
+    stops = StopOutput(many=True)
+
+
+class ReasonOutput(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class DriverReasonOutput(serializers.Serializer):
+    driver_id = serializers.IntegerField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ExcludedOutput(serializers.Serializer):
+    shipments = ReasonOutput(many=True)
+    drivers = DriverReasonOutput(many=True)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class PlanOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=PlanRun.Status.choices)
+    message = serializers.CharField()
+    date = serializers.DateField()
+    job_id = serializers.UUIDField()
+    routes = RouteOutput(many=True)
+    unassigned = ReasonOutput(many=True)
+    excluded = ExcludedOutput()
+    notes = serializers.ListField(child=serializers.CharField())
+    stats = serializers.DictField()
+
+
+class QueuedOutput(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=PlanRun.Status.choices)
+
+
+class JobOutput(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=PlanRun.Status.choices)
+    message = serializers.CharField(allow_blank=True)
+    unassigned = ReasonOutput(many=True)
+    excluded = serializers.DictField()
+    stats = serializers.DictField()
+    routes = RouteOutput(many=True, required=False, help_text="Once the job is done.")
 
 
 class PlanRoutesApi(APIView):
     permission_classes = [IsAuthenticated, IsStaff]
 
-    class Input(serializers.Serializer):
-        date = serializers.DateField(required=False)
-        time_budget_s = serializers.FloatField(required=False, min_value=0.1, max_value=60)
-        background = serializers.BooleanField(default=False)
-
+    @extend_schema(
+        operation_id="routes_plan",
+        summary="Plan the day's routes (staff)",
+        request=PlanInput,
+        responses={
+            200: OpenApiResponse(
+                PlanOutput, description="The plan, or why the current one was kept."
+            ),
+            202: OpenApiResponse(QueuedOutput, description="Planning in the background."),
+        },
+        tags=["planning"],
+    )
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = PlanInput(data=request.data)
         data.is_valid(raise_exception=True)
         day, budget = data.validated_data.get("date"), data.validated_data.get("time_budget_s")
         if data.validated_data["background"]:
@@ -58,6 +162,12 @@ class PlanRoutesApi(APIView):
 class PlanRunApi(APIView):
     permission_classes = [IsAuthenticated, IsStaff]
 
+    @extend_schema(
+        operation_id="routes_plan_job",
+        summary="How a background plan went (staff)",
+        responses={200: JobOutput},
+        tags=["planning"],
+    )
     def get(self, request: Request, job_id) -> Response:
         run = PlanRun.objects.filter(uuid=job_id).first()
         if run is None:

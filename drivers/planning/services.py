@@ -62,7 +62,7 @@ class PlanResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "status": self.status,
+            "status": str(self.status),
             "message": self.message,
             "date": self.date.isoformat(),
             "job_id": self.job_id,

@@ -244,3 +244,10 @@ def test_driver_off_duty_trigger_queues_one_replan_for_a_burst(
     assert len(sent) == 1
     assert sent[0]["trigger"] == f"off_duty:{dan.pk}"
     assert sent[0]["time_budget_s"] == 1.0
+
+
+def test_api_refuses_a_day_more_than_a_year_away(dora):
+    response = _client(dora).post(URL, {"date": "9999-12-31"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["date"] == ["Plan a day within a year of today."]
+    assert not PlanRun.objects.exists()
