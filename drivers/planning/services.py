@@ -299,10 +299,15 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
     ):
         before.setdefault(driver_id, []).append(tuple(signature))
         route_ids[driver_id] = route_id
+    route_ids.update(
+        Route.objects.filter(date=snap.day, driver_id__in=snap.drivers).values_list(
+            "driver_id", "id"
+        )
+    )
     unchanged = {
         driver_id
         for driver_id, new in rows.items()
-        if new and before.get(driver_id) == [_signature(row) for row in new]
+        if driver_id in route_ids and before.get(driver_id, []) == [_signature(row) for row in new]
     }
     keep_routes = [route_ids[d] for d in unchanged]
     # Stops of every planned shipment leave whatever route held them, then each changed
