@@ -329,7 +329,11 @@ def run_service_day() -> list[str]:
 
         with cProfile.Profile() as profile:
             result = plan_routes(
-                date=day, time_budget_s=REPLAN_LIMIT_S - 0.1, now=now, trigger="bench"
+                date=day,
+                time_budget_s=REPLAN_LIMIT_S - 0.1,
+                now=now,
+                trigger="bench",
+                keep_assignments=True,
             )
         pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
     else:
@@ -339,6 +343,7 @@ def run_service_day() -> list[str]:
             time_budget_s=REPLAN_LIMIT_S - 0.1,
             now=now,
             trigger="bench",
+            keep_assignments=True,
             progress=(
                 (lambda line: print(f"  {time.perf_counter() - t0:5.2f} s  {line}"))
                 if os.environ.get("BENCH_VERBOSE")

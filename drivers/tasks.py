@@ -16,8 +16,10 @@ def plan_routes_task(
     trigger: str = "manual",
     plan_run_id: int | None = None,
     actor_id: int | None = None,
+    keep_assignments: bool = False,
 ) -> dict:
-    """Plan a day in the background. A plan requested while this one runs queues another."""
+    """Plan a day in the background. A plan requested while this one runs queues another.
+    Automatic re-plans pass `keep_assignments` (assigned jobs stay with their drivers)."""
     from drivers.planning import services, triggers
     from dropmate.accounts.models import User
 
@@ -27,6 +29,11 @@ def plan_routes_task(
     run = PlanRun.objects.filter(pk=plan_run_id).first() if plan_run_id else None
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     result = services.plan_routes(
-        date=day, time_budget_s=time_budget_s, actor=actor, trigger=trigger, run=run
+        date=day,
+        time_budget_s=time_budget_s,
+        actor=actor,
+        trigger=trigger,
+        run=run,
+        keep_assignments=keep_assignments,
     )
     return {"ok": result.ok, "status": result.status, "message": result.message}

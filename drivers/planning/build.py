@@ -56,6 +56,7 @@ class Snapshot:
     versions: dict[int, int]
     bound: dict[int, int] = field(default_factory=dict)  # shipment → driver it must stay on
     pinned: set[int] = field(default_factory=set)
+    kept: set[int] = field(default_factory=set)
     started: set[int] = field(default_factory=set)
     # Drop-offs under way, fixed at the head of a route:
     # driver → [(shipment, location, arrival, start, departure)] in seconds.
@@ -97,7 +98,12 @@ def _driver_name(driver: Driver) -> str:
     return driver.user.get_full_name() or driver.user.email
 
 
-def snapshot(*, day: dt.date, now: dt.datetime | None = None) -> Snapshot:
+def snapshot(
+    *, day: dt.date, now: dt.datetime | None = None, keep_assignments: bool = False
+) -> Snapshot:
+    """`keep_assignments`: shipments already assigned to a driver being planned stay with
+    that driver (only their order and times may change): automatic re-plans use it so a new
+    order is fitted in without moving everyone else's jobs."""
     now = now or timezone.now()
     day_start = _at(day, settings.PLANNING_DAY_START)
     day_end = _at(day, settings.PLANNING_DAY_END)
@@ -254,13 +260,22 @@ def snapshot(*, day: dt.date, now: dt.datetime | None = None) -> Snapshot:
                 "(off duty or without a vehicle); it stays pinned."
             )
             continue
+        vehicle = pinned_to
+        if (
+            vehicle is None
+            and keep_assignments
+            and shipment.status == Status.ASSIGNED
+            and driver_id in snap.drivers
+        ):
+            vehicle = driver_id
+            snap.kept.add(shipment.pk)
         snap.problem.tasks.append(
             Task(
                 key=shipment.pk,
                 pickup=Stop(place(shipment.pickup_point), service, pickup_window),
                 dropoff=Stop(place(shipment.dropoff_point), service, dropoff_window),
                 amount=amount,
-                vehicle=pinned_to,
+                vehicle=vehicle,
             )
         )
 

@@ -125,6 +125,7 @@ def explain(
     at,
     pinned: set[int],
     started: set[int],
+    kept: set[int] = frozenset(),
     late: set[int] = frozenset(),
     budget_s: float = 0.5,
     candidates: int = 3,
@@ -147,6 +148,11 @@ def explain(
                 info["text"] = f"On board with {driver_name(vkey)} since pickup; never moved."
             elif task.key in pinned:
                 info["text"] = f"Pinned to {driver_name(vkey)} by a dispatcher."
+            elif task.key in kept:
+                info["text"] = (
+                    f"Kept on {driver_name(vkey)} from the last plan (an automatic re-plan "
+                    "does not move assigned jobs)."
+                )
             else:
                 info["text"] = f"The solver's cheapest plan puts it on {driver_name(vkey)}."
             if stop.late or (task.key in late and stop.kind == DROPOFF):
@@ -156,7 +162,12 @@ def explain(
     for vkey, stops in solution.routes.items():
         for stop in stops:
             task = tasks[stop.task]
-            if stop.kind != DROPOFF or task.key in pinned or task.key in started:
+            if (
+                stop.kind != DROPOFF
+                or task.key in pinned
+                or task.key in started
+                or task.key in kept
+            ):
                 continue
             if time.perf_counter() > deadline:
                 break

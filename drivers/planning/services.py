@@ -97,9 +97,12 @@ def plan_routes(
     run: PlanRun | None = None,
     progress=None,
     now: dt.datetime | None = None,
+    keep_assignments: bool = False,
 ) -> PlanResult:
     """Plan `date` (default today) and write the routes. `actor` None is the system.
     `progress(message)` receives a line per phase; `now` (tests, replays) fixes the clock.
+    `keep_assignments` (automatic re-plans) leaves assigned shipments with their driver and
+    fits the rest around them: no job hops between drivers because one order arrived.
     Returns a PlanResult; never raises for
     a solver failure (the result says the current plan was kept)."""
     say = progress or (lambda message: None)
@@ -113,7 +116,7 @@ def plan_routes(
     PlanRun.objects.filter(pk=run.pk).update(status=PlanRun.Status.RUNNING, time_budget_s=budget)
 
     say(f"Reading shipments and drivers for {day.isoformat()}")
-    snap = snapshot(day=day, now=now)
+    snap = snapshot(day=day, now=now, keep_assignments=keep_assignments)
     problem = snap.problem
     say(
         f"{len(problem.tasks)} shipments to plan on {len(problem.vehicles)} drivers "
@@ -158,6 +161,7 @@ def plan_routes(
         at=lambda s: hhmm(snap.at(s)),
         pinned=snap.pinned,
         started=snap.started,
+        kept=snap.kept,
         late=snap.late,
         budget_s=explain_s,
     )
@@ -168,6 +172,8 @@ def plan_routes(
             problem, tasks[key], at=lambda s: hhmm(snap.at(s)), driver_name=names.__getitem__
         )
         shipment = snap.shipments[key]
+        if key in snap.kept:
+            reason = reason.replace("Pinned to", "Kept on", 1)
         if shipment.driver_id and shipment.status == "assigned" and key not in snap.pinned:
             reason += f" It stays on {_name(snap, shipment.driver_id)}'s list for now."
         unassigned[key] = reason[0].upper() + reason[1:]

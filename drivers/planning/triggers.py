@@ -43,6 +43,7 @@ def _enqueue(*, trigger: str, day: dt.date) -> bool:
         date=day.isoformat(),
         time_budget_s=settings.PLANNING_REPLAN_TIME_BUDGET_S,
         trigger=trigger,
+        keep_assignments=True,
     )
     return True
 

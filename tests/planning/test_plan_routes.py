@@ -289,3 +289,25 @@ def test_parcel_on_board_past_its_window_is_planned_late_not_dropped(city):
     stop = Route.objects.get(driver=dan, date=city.day).stops.get(shipment=carried)
     assert stop.kind == "dropoff" and stop.late
     assert "can no longer be met" in stop.explanation
+
+
+def test_automatic_replan_fits_a_new_order_without_moving_assigned_jobs(city):
+    drivers = [city.driver(x, 0) for x in (0, 3, 6)]
+    orders = [city.order((i % 7, 1), ((i * 2) % 7, 2)) for i in range(8)]
+    city.plan()
+    before = {}
+    for order in orders:
+        order.refresh_from_db()
+        before[order.pk] = order.driver_id
+    new = city.order((3, 1), (3, 2))
+    result = city.plan(budget=1.0, keep_assignments=True)
+    assert result.unassigned == []
+    for order in orders:
+        order.refresh_from_db()
+        assert order.driver_id == before[order.pk]
+    new.refresh_from_db()
+    assert new.driver in drivers
+    stop = Route.objects.get(driver=orders[0].driver, date=city.day).stops.filter(
+        shipment=orders[0]
+    )[0]
+    assert stop.explanation.startswith("Kept on")
