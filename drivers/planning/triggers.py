@@ -18,7 +18,7 @@ from django.utils import timezone
 from drivers.models import Route
 
 # While a re-plan is queued and not yet started, more events need no second one.
-QUEUED_TTL_S = 300
+QUEUED_TTL_S = 120
 
 
 def queued_key(day: dt.date | None) -> str:

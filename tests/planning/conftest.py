@@ -145,3 +145,15 @@ def advance(shipment: Shipment, to: str) -> Shipment:
 @pytest.fixture
 def city(alice, dora):
     return City(customer=alice, staff=dora)
+
+
+@pytest.fixture(autouse=True)
+def _no_replan_left_queued():
+    """The "re-plan queued" marker lives in the cache (Redis in CI), which outlives a test."""
+    from django.core.cache import cache
+
+    from drivers.planning.triggers import queued_key
+
+    cache.delete(queued_key(None))
+    yield
+    cache.delete(queued_key(None))
