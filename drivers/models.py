@@ -88,3 +88,111 @@ class DriverMessage(models.Model):
 
     def __str__(self) -> str:
         return f"To {self.driver}: {self.body[:40]}"
+
+
+# --- Dispatch planning (drivers.planning) -----------------------------------------------------
+
+
+class PlanRun(models.Model):
+    """One run of the planner: what started it, how it went, and what it could not plan (with
+    reasons in words), so the dispatch console can show the latest outcome. A background run
+    is created `queued` and its uuid is the job id the API returns."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Planned"
+        KEPT = "kept", "Failed: current plan kept"
+
+    uuid = models.UUIDField(unique=True, editable=False)
+    date = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=40, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    time_budget_s = models.FloatField(default=0)
+    solve_time_s = models.FloatField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    # [{"tracking_number", "reason"}] and {"shipments": [...], "drivers": [...]}, in words.
+    unassigned = models.JSONField(default=list, blank=True)
+    excluded = models.JSONField(default=dict, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["date", "-created_at"], name="plan_run_date_idx")]
+
+    def __str__(self) -> str:
+        return f"Plan {self.date} ({self.get_status_display()})"
+
+
+class Route(models.Model):
+    """A driver's ordered stops for one day, as last planned. Re-planning rewrites it."""
+
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="routes")
+    date = models.DateField()
+    plan_run = models.ForeignKey(
+        PlanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="routes"
+    )
+    planned_at = models.DateTimeField()
+    start_lat = models.FloatField(null=True, blank=True)
+    start_lng = models.FloatField(null=True, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    travel_s = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["date", "driver"]
+        constraints = [
+            models.UniqueConstraint(fields=["driver", "date"], name="route_driver_date_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.driver} {self.date}"
+
+
+class RouteStop(models.Model):
+    class Kind(models.TextChoices):
+        PICKUP = "pickup", "Pickup"
+        DROPOFF = "dropoff", "Drop-off"
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    position = models.PositiveIntegerField()
+    shipment = models.ForeignKey(
+        "shipments.Shipment", on_delete=models.CASCADE, related_name="route_stops"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    lat = models.FloatField()
+    lng = models.FloatField()
+    planned_arrival = models.DateTimeField()
+    planned_start = models.DateTimeField()
+    planned_departure = models.DateTimeField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    # Seconds between the planned service start and the window's end (None: no window).
+    slack_s = models.IntegerField(null=True, blank=True)
+    # A parcel on board whose window can no longer be met: planned as soon as possible.
+    late = models.BooleanField(default=False)
+    # Why this stop is on this driver, in words, and the next-best driver when known.
+    explanation = models.CharField(max_length=500, blank=True)
+    next_best_driver = models.ForeignKey(
+        Driver, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    next_best_extra_s = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["route", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["route", "position"], name="route_stop_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["shipment", "kind"], name="route_stop_shipment_kind_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} #{self.position} {self.kind} {self.shipment_id}"

@@ -449,3 +449,25 @@ DROPMATE_AT_RISK_MINUTES = env.int("DROPMATE_AT_RISK_MINUTES", default=30)
 DROPMATE_DRIVER_SILENT_MINUTES = env.int("DROPMATE_DRIVER_SILENT_MINUTES", default=10)
 # Seconds between the console's fallback refreshes (the fleet socket updates it at once).
 DROPMATE_CONSOLE_REFRESH_SECONDS = env.int("DROPMATE_CONSOLE_REFRESH_SECONDS", default=5)
+
+# --- Dispatch planning (drivers.planning) ---------------------------------------------------
+# Travel times: straight line × road factor ÷ speed, unless an OSRM- or Valhalla-compatible
+# table service is configured.
+PLANNING_MATRIX_URL = env.str("PLANNING_MATRIX_URL", default="")
+PLANNING_MATRIX_KIND = env.str("PLANNING_MATRIX_KIND", default="osrm")  # osrm | valhalla
+PLANNING_MATRIX_TIMEOUT_S = env.float("PLANNING_MATRIX_TIMEOUT_S", default=10.0)
+PLANNING_ROAD_FACTOR = env.float("PLANNING_ROAD_FACTOR", default=1.3)
+PLANNING_SPEED_KMH = env.float("PLANNING_SPEED_KMH", default=25.0)
+# Seconds the solver may search: a full plan, and an automatic re-plan after an event.
+PLANNING_TIME_BUDGET_S = env.float("PLANNING_TIME_BUDGET_S", default=4.0)
+PLANNING_REPLAN_TIME_BUDGET_S = env.float("PLANNING_REPLAN_TIME_BUDGET_S", default=1.0)
+PLANNING_EXPLORATION_LEVEL = env.int("PLANNING_EXPLORATION_LEVEL", default=3)
+# Used instead when the day already has routes: the search starts from them.
+PLANNING_REPLAN_EXPLORATION_LEVEL = env.int("PLANNING_REPLAN_EXPLORATION_LEVEL", default=1)
+PLANNING_AUTO_REPLAN = env.bool("PLANNING_AUTO_REPLAN", default=True)
+PLANNING_SERVICE_S = env.int("PLANNING_SERVICE_S", default=180)
+PLANNING_DAY_START = env.str("PLANNING_DAY_START", default="08:00")
+PLANNING_DAY_END = env.str("PLANNING_DAY_END", default="20:00")
+# Where a driver with no known position starts (blank: such a driver is left out).
+PLANNING_DEPOT_LAT = env.float("PLANNING_DEPOT_LAT", default=None)
+PLANNING_DEPOT_LNG = env.float("PLANNING_DEPOT_LNG", default=None)

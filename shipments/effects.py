@@ -19,3 +19,7 @@ def shipment_event_recorded(*, shipment: Shipment, event: ShipmentEvent) -> None
     # Outbox rows share the event's transaction: a rollback leaves neither.
     notifications_for_shipment_event(shipment=shipment, event=event)
     transaction.on_commit(partial(broadcast.shipment_event_push, event_id=event.pk))
+    if event.status == "accepted":  # a new order, or one back in the queue: re-plan the day
+        from drivers.planning import triggers
+
+        triggers.on_shipment_accepted(shipment.pk)

@@ -73,3 +73,57 @@ def shipment_event_push(*, event_id: int) -> None:
         _send(FLEET_GROUP, payload)
     for driver_id in {shipment.driver_id, event.data.get("previous_driver_id")} - {None}:
         _send(driver_group(driver_id), payload)
+
+
+# --- Dispatch planning ------------------------------------------------------------------------
+
+
+def route_planned_data(route) -> dict[str, Any]:
+    """A driver's new job order: {"date", "plan", "stops": [{"position", "tracking_number",
+    "kind", "planned_arrival", "window_end", "slack_s", "late", "explanation"}]}."""
+    return {
+        "date": route.date.isoformat(),
+        "plan": str(route.plan_run.uuid) if route.plan_run_id else None,
+        "driver_id": route.driver_id,
+        "stops": [
+            {
+                "position": stop.position,
+                "tracking_number": stop.shipment.tracking_number,
+                "kind": stop.kind,
+                "planned_arrival": stop.planned_arrival.isoformat(),
+                "window_end": stop.window_end.isoformat() if stop.window_end else None,
+                "slack_s": stop.slack_s,
+                "late": stop.late,
+                "explanation": stop.explanation,
+            }
+            for stop in route.stops.all()
+        ],
+    }
+
+
+def plan_summary_data(plan_run, routes) -> dict[str, Any]:
+    """For the dispatch console: the run's outcome and a line per route."""
+    return {
+        "date": plan_run.date.isoformat(),
+        "plan": str(plan_run.uuid),
+        "status": plan_run.status,
+        "message": plan_run.message,
+        "unassigned": plan_run.unassigned,
+        "routes": [
+            {"driver_id": route.driver_id, "stops": len(route.stops.all())} for route in routes
+        ],
+    }
+
+
+def route_planned_push(*, plan_run_id: int) -> None:
+    """After a plan commits: each planned driver gets `route_planned` with their new order,
+    the fleet (dispatch console) gets `plan_updated`."""
+    from drivers.models import PlanRun
+
+    plan_run = PlanRun.objects.filter(pk=plan_run_id).first()
+    if plan_run is None:
+        return
+    routes = list(plan_run.routes.select_related("plan_run").prefetch_related("stops__shipment"))
+    for route in routes:
+        _send(driver_group(route.driver_id), message("route_planned", route_planned_data(route)))
+    _send(FLEET_GROUP, message("plan_updated", plan_summary_data(plan_run, routes)))

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("v1/", include("shipments.api.urls")),
     path("v1/", include("drivers.api.urls")),
+    path("v1/", include("drivers.api.planning")),  # dispatch planning: /routes/plan
     path("v1/", include("tracking.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
