@@ -11,6 +11,7 @@ urlpatterns: list = [
     path("console/reject/", staff.console_reject, name="staff-console-reject"),
     path("console/assign/", staff.console_assign, name="staff-console-assign"),
     path("console/message/", staff.console_message, name="staff-console-message"),
+    path("console/plan/", staff.console_plan, name="staff-console-plan"),
     path("analytics/", staff.analytics_page, name="staff-analytics"),
     path("analytics/<slug:key>.csv", staff.analytics_csv, name="staff-analytics-csv"),
 ]

@@ -222,6 +222,7 @@ class ShipmentAdmin(admin.ModelAdmin):
         "reject_selected",
         "assign_selected",
         "cancel_selected",
+        "plan_routes_now",
         "export_csv",
     ]
     # What staff may edit by hand; status, price, payment and driver change only via actions.
@@ -557,6 +558,15 @@ class ShipmentAdmin(admin.ModelAdmin):
             ),
         )
         return None
+
+    @admin.action(description="Plan today's routes now (all drivers)", permissions=["dispatch"])
+    def plan_routes_now(self, request, queryset):
+        from drivers.planning.services import plan_routes
+
+        result = plan_routes(actor=request.user)
+        unassigned = f" {len(result.unassigned)} left unassigned." if result.unassigned else ""
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        self.message_user(request, f"{result.message}{unassigned}", level)
 
     @admin.action(description="Export selected as CSV", permissions=["export"])
     def export_csv(self, request, queryset):

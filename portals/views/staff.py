@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from drivers.messaging import driver_message_send
+from drivers.planning.selectors import latest_plan_run, plan_routes_view
+from drivers.planning.services import plan_routes
 from dropmate.lib.decorators import staff_required
 from dropmate.lib.exceptions import DomainError, NotFound
 from portals.forms.staff import (
@@ -60,6 +62,8 @@ def _panel_context() -> dict:
         "reject_reasons": REJECT_REASONS,
         "refreshed_at": timezone.now(),
         "refresh_seconds": settings.DROPMATE_CONSOLE_REFRESH_SECONDS,
+        "plan_run": latest_plan_run(),
+        "plan_routes": plan_routes_view(),
     }
 
 
@@ -185,6 +189,19 @@ def console_message(request: HttpRequest) -> HttpResponse:
     if _is_htmx(request):
         return render(request, f"{CONSOLE}#message_result", {"inline_messages": True})
     return redirect("staff-console")
+
+
+@staff_required
+@require_POST
+def console_plan(request: HttpRequest) -> HttpResponse:
+    """Plan today's routes now (the solver keeps to the planning time budget)."""
+    result = plan_routes(actor=request.user)
+    level = messages.SUCCESS if result.ok else messages.ERROR
+    unassigned = (
+        f" {len(result.unassigned)} shipment(s) left unassigned." if result.unassigned else ""
+    )
+    messages.add_message(request, level, f"{result.message}{unassigned}")
+    return _done(request)
 
 
 def _period(request: HttpRequest) -> tuple[AnalyticsRangeForm, analytics.Period]:
