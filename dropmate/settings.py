@@ -272,3 +272,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- driver portal ---
+# Location sharing: the phone sends a fix at most every N seconds, sooner on significant movement.
+DRIVER_FIX_INTERVAL_S = env.int("DRIVER_FIX_INTERVAL_S", default=10)
+DRIVER_FIX_MIN_DISTANCE_M = env.int("DRIVER_FIX_MIN_DISTANCE_M", default=50)
+# Offline replay: the most queued updates one request may carry.
+DRIVER_REPLAY_MAX_ITEMS = env.int("DRIVER_REPLAY_MAX_ITEMS", default=2000)
+# Proof-of-delivery photos and signatures: limits checked on the content, not the name.
+POD_MAX_BYTES = env.int("POD_MAX_BYTES", default=10 * 1024 * 1024)
+POD_MAX_PIXELS = env.int("POD_MAX_PIXELS", default=40_000_000)
+# Re-encoded photos are scaled down to fit this many pixels on their longest side.
+POD_MAX_DIMENSION = env.int("POD_MAX_DIMENSION", default=2048)
+# "Delivered" is refused without proof of delivery for these service levels, for declared
+# values at or above the threshold, and for shipments flagged `requires_pod`.
+POD_REQUIRED_SERVICE_LEVELS = env.list("POD_REQUIRED_SERVICE_LEVELS", default=["same_day"])
+POD_REQUIRED_MIN_DECLARED_VALUE = env.int("POD_REQUIRED_MIN_DECLARED_VALUE", default=250)
+# A handover PIN is issued when the shipment is accepted, for these service levels and for
+# declared values at or above the threshold; this many wrong PINs lock the job.
+HANDOVER_PIN_SERVICE_LEVELS = env.list("HANDOVER_PIN_SERVICE_LEVELS", default=[])
+HANDOVER_PIN_MIN_DECLARED_VALUE = env.int("HANDOVER_PIN_MIN_DECLARED_VALUE", default=500)
+HANDOVER_PIN_MAX_FAILURES = env.int("HANDOVER_PIN_MAX_FAILURES", default=5)

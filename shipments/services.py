@@ -161,6 +161,7 @@ def shipment_transition(
     lat: float | None = None,
     lng: float | None = None,
     data: dict[str, Any] | None = None,
+    handover_pin: str = "",
 ) -> Shipment:
     """Move a shipment along its lifecycle. The one writer of `Shipment.status`.
 
@@ -220,10 +221,19 @@ def shipment_transition(
         kind = ShipmentEvent.Kind.ASSIGNMENT
         locked.driver = None
 
+    update_fields = ["status", "version", "driver", "status_changed_at", "updated_at"]
+    if to == Status.DELIVERED:
+        # Proof of delivery and the handover PIN, where the parcel needs them.
+        from shipments.handover import delivery_guard
+
+        delivery_guard(shipment=locked, handover_pin=handover_pin)
+        locked.actual_arrival = timezone.now()
+        update_fields.append("actual_arrival")
+
     locked.status = to
     locked.version += 1
     locked.status_changed_at = timezone.now()
-    locked.save(update_fields=["status", "version", "driver", "status_changed_at", "updated_at"])
+    locked.save(update_fields=update_fields)
     _record_event(
         shipment=locked,
         kind=kind,
@@ -254,10 +264,13 @@ def shipment_accept(
     """Staff accept a paid order; a card authorisation is captured."""
     from shipments.payments import gateway_for
 
+    from shipments.handover import handover_pin_issue
+
     moved = shipment_transition(
         shipment=shipment, to=Status.ACCEPTED, actor=actor, expected_version=expected_version
     )
     _payment_state_set(moved, gateway_for(moved).capture(moved))
+    handover_pin_issue(shipment=moved)
     return moved
 
 
