@@ -218,9 +218,7 @@ def _stored(driver: Driver, client_id: uuid.UUID) -> ReplayedUpdate | None:
 
 def _as_duplicate(item: Item, row: ReplayedUpdate) -> dict:
     previous = dict(row.result)
-    previous.update(
-        client_id=str(item.client_id), status="duplicate", original_status=row.outcome
-    )
+    previous.update(client_id=str(item.client_id), status="duplicate", original_status=row.outcome)
     return previous
 
 

@@ -47,9 +47,9 @@ def driver_jobs_today(*, driver: Driver) -> list[Shipment]:
         )
     )
     done = list(
-        qs.filter(
-            status__in=lifecycle.TERMINAL, status_changed_at__gte=start_of_day
-        ).order_by("-status_changed_at")[:50]
+        qs.filter(status__in=lifecycle.TERMINAL, status_changed_at__gte=start_of_day).order_by(
+            "-status_changed_at"
+        )[:50]
     )
     for job in open_jobs:
         job.is_open = True

@@ -124,9 +124,7 @@ def delivery_guard(*, shipment: Shipment, handover_pin: str) -> None:
             details={"field": "pin"},
         )
     if pod_required(shipment=shipment) and not (
-        ProofOfDelivery.objects.filter(shipment=shipment)
-        .exclude(photo="", signature="")
-        .exists()
+        ProofOfDelivery.objects.filter(shipment=shipment).exclude(photo="", signature="").exists()
     ):
         raise Invalid(
             "This delivery needs a proof of delivery: a photo or the recipient's signature.",
@@ -135,6 +133,4 @@ def delivery_guard(*, shipment: Shipment, handover_pin: str) -> None:
     if shipment.handover_pin_hash and not _pin_matches(
         (handover_pin or "").strip(), shipment.handover_pin_hash
     ):
-        raise Invalid(
-            "Enter the handover PIN the recipient was given.", details={"field": "pin"}
-        )
+        raise Invalid("Enter the handover PIN the recipient was given.", details={"field": "pin"})

@@ -180,9 +180,7 @@ def pod_save(
     if len(recipient_name) > 100:
         raise Invalid("The recipient's name is too long.", details={"field": "recipient_name"})
     if photo is None and signature is None:
-        raise Invalid(
-            "Add a photo or the recipient's signature.", details={"field": "photo"}
-        )
+        raise Invalid("Add a photo or the recipient's signature.", details={"field": "photo"})
     for value, name, bound in ((lat, "lat", 90), (lng, "lng", 180)):
         if value is not None and not -bound <= value <= bound:
             raise Invalid("The position is out of range.", details={"field": name})
@@ -206,9 +204,7 @@ def pod_save(
 
     try:
         with transaction.atomic():
-            previous = (
-                ProofOfDelivery.objects.select_for_update().filter(shipment=shipment).first()
-            )
+            previous = ProofOfDelivery.objects.select_for_update().filter(shipment=shipment).first()
             old_names: list[str] = []
             if previous is not None:
                 old_names = [f.name for f in (previous.photo, previous.signature) if f]

@@ -262,9 +262,8 @@ def shipment_accept(
     *, shipment: Shipment, actor: User, expected_version: int | None = None
 ) -> Shipment:
     """Staff accept a paid order; a card authorisation is captured."""
-    from shipments.payments import gateway_for
-
     from shipments.handover import handover_pin_issue
+    from shipments.payments import gateway_for
 
     moved = shipment_transition(
         shipment=shipment, to=Status.ACCEPTED, actor=actor, expected_version=expected_version

@@ -6,4 +6,4 @@ urlpatterns: list = []
 
 from drivers.api.replay import UpdatesReplayApi  # noqa: E402 - the driver portal's replay endpoint
 
-urlpatterns.append(path("drivers/me/updates", UpdatesReplayApi.as_view(), name="api-driver-updates"))
+urlpatterns.append(path("drivers/me/updates", UpdatesReplayApi.as_view(), name="driver-updates"))
