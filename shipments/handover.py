@@ -123,6 +123,10 @@ def delivery_guard(*, shipment: Shipment, handover_pin: str) -> None:
             "This job is locked after too many wrong PINs. Call dispatch.",
             details={"field": "pin"},
         )
+    if shipment.handover_pin_hash and not _pin_matches(
+        (handover_pin or "").strip(), shipment.handover_pin_hash
+    ):
+        raise Invalid("Enter the handover PIN the recipient was given.", details={"field": "pin"})
     if pod_required(shipment=shipment) and not (
         ProofOfDelivery.objects.filter(shipment=shipment).exclude(photo="", signature="").exists()
     ):
@@ -130,7 +134,3 @@ def delivery_guard(*, shipment: Shipment, handover_pin: str) -> None:
             "This delivery needs a proof of delivery: a photo or the recipient's signature.",
             details={"field": "pod"},
         )
-    if shipment.handover_pin_hash and not _pin_matches(
-        (handover_pin or "").strip(), shipment.handover_pin_hash
-    ):
-        raise Invalid("Enter the handover PIN the recipient was given.", details={"field": "pin"})
