@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from drivers.models import Driver
+from drivers.models import Driver, DriverMessage
 from dropmate.lib.exceptions import Invalid, InvalidTransition, NotFound
 from shipments import lifecycle
 from shipments.handover import handover_pin_verify
@@ -217,4 +217,11 @@ def driver_job_deliver(
         lng=lng,
         expected_version=expected_version,
         handover_pin=handover_pin,
+    )
+
+
+def driver_messages_mark_read(*, driver: Driver) -> int:
+    """Mark the driver's messages from dispatch as read (they opened the list)."""
+    return DriverMessage.objects.filter(driver=driver, read_at__isnull=True).update(
+        read_at=timezone.now()
     )
