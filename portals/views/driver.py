@@ -144,7 +144,9 @@ def job_decline(request: HttpRequest, tracking: str) -> HttpResponse:
         services.driver_job_decline(driver=driver, shipment=shipment, **form.cleaned_data)
     except DomainError as exc:
         return _refused(request, driver, shipment, exc, decline_form=form)
-    messages.success(request, f"You declined {shipment.tracking_number}; dispatch will reassign it.")
+    messages.success(
+        request, f"You declined {shipment.tracking_number}; dispatch will reassign it."
+    )
     return redirect("driver-home")
 
 
@@ -206,9 +208,7 @@ def messages_list(request: HttpRequest) -> HttpResponse:
     driver = _driver(request)
     items = selectors.driver_messages(driver=driver)
     services.driver_messages_mark_read(driver=driver)
-    return render(
-        request, "portals/driver/messages.html", {**_app_context(driver), "items": items}
-    )
+    return render(request, "portals/driver/messages.html", {**_app_context(driver), "items": items})
 
 
 @require_GET

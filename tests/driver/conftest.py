@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
 from shipments import services
 from shipments.lifecycle import Status
@@ -32,7 +33,7 @@ def jpeg_bytes(
             d = int(value)
             m = int((value - d) * 60)
             s = round(((value - d) * 60 - m) * 60 * 1000)
-            return ((d, 1), (m, 1), (s, 1000))
+            return (IFDRational(d, 1), IFDRational(m, 1), IFDRational(s, 1000))
 
         exif.get_ifd(GPS_IFD).update(
             {1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lng >= 0 else "W", 4: dms(lng)}
