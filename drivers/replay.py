@@ -164,6 +164,11 @@ def _job_for(driver: Driver, raw: dict) -> Shipment:
             f"Job {shipment.tracking_number} {what}; your update was not applied.",
             details={"current_status": shipment.status, "reassigned": True},
         )
+    if shipment.status == Status.CANCELLED:
+        raise InvalidTransition(
+            f"Job {shipment.tracking_number} was cancelled; your update was not applied.",
+            details={"current_status": shipment.status},
+        )
     return shipment
 
 
