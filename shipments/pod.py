@@ -104,20 +104,22 @@ def image_clean(upload, *, label: str = "photo", keep_alpha: bool = False) -> Cl
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format
             width, height = probe.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        width = height = settings.POD_MAX_PIXELS + 1  # refused just below
+        fmt = "bomb"
+    except (UnidentifiedImageError, OSError, ValueError):
         raise Invalid(
             f"The {label} is not an image we accept: use a JPEG, PNG or WebP picture.",
             details={"field": label},
         ) from None
-    if fmt not in ALLOWED_FORMATS:
+    if fmt not in ALLOWED_FORMATS and fmt != "bomb":
         raise Invalid(
             f"The {label} is a {fmt} image; use a JPEG, PNG or WebP picture.",
             details={"field": label},
         )
     if width * height > settings.POD_MAX_PIXELS or width <= 0 or height <= 0:
         raise Invalid(
-            f"The {label} has too many pixels ({width}×{height}); "
-            f"the limit is {settings.POD_MAX_PIXELS:,} pixels.",
+            f"The {label} has too many pixels; the limit is {settings.POD_MAX_PIXELS:,} pixels.",
             details={"field": label},
         )
     try:

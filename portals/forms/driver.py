@@ -58,7 +58,8 @@ class DeliverForm(forms.Form):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
     )
-    signature = forms.FileField(required=False, widget=forms.HiddenInput)
+    # A signature file (API-like clients); the page sends the canvas as `signature_data`.
+    signature = forms.FileField(required=False)
     signature_data = forms.CharField(required=False, widget=forms.HiddenInput)
     recipient_name = forms.CharField(label="Recipient's name", max_length=100, required=False)
     pin = forms.CharField(

@@ -114,7 +114,8 @@ def _refused(request, driver, shipment, exc: DomainError, **forms) -> HttpRespon
     messages.error(request, exc.message)
     shipment.refresh_from_db()
     context = _job_page(request, driver, shipment, **forms)
-    return render(request, "portals/driver/job.html", context, status=400)
+    status = exc.http_status if exc.http_status in (400, 409, 503) else 400
+    return render(request, "portals/driver/job.html", context, status=status)
 
 
 @driver_required
