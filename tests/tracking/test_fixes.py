@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.tracking.conftest import fix_at
 from tracking import selectors
 from tracking.models import LocationFix
 from tracking.services import fixes_ingest
-from tests.tracking.conftest import fix_at
 
 GHENT = (51.0540, 3.7250)
 
