@@ -22,7 +22,10 @@ class FixBuffer:
         self._drivers: dict[int, tuple[float, float, datetime]] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = 0
         self.flushed = 0
+        # False in tests, which flush explicitly from their own thread.
+        self.background = True
 
     def pending(self) -> int:
         return len(self._rows)
@@ -63,16 +66,30 @@ class FixBuffer:
                     batch_size=500,
                 )
         except Exception:
+            self._failures += 1
+            if self._failures >= 3:
+                # Poisoned (a driver deleted meanwhile?): drop it rather than block the rest.
+                logger.exception("dropping %d location fixes after 3 failed flushes", len(rows))
+                self._failures = 0
+                return 0
             logger.exception("flushing %d location fixes failed; retrying later", len(rows))
             with self._lock:
                 self._rows[:0] = rows[: settings.TRACKING_FIX_MAX_PENDING]
                 for pk, value in drivers.items():
                     self._drivers.setdefault(pk, value)
             return 0
+        self._failures = 0
         self.flushed += len(rows)
         return len(rows)
 
+    def discard(self) -> None:
+        """Forget whatever waits (tests)."""
+        with self._lock:
+            self._rows, self._drivers = [], {}
+
     def _ensure_thread(self) -> None:
+        if not self.background:
+            return
         if self._thread is not None and self._thread.is_alive():
             return
         with self._lock:

@@ -31,3 +31,34 @@ def fix_at(lat: float, lng: float, *, seconds_ago: float = 0, **extra) -> dict:
 @pytest.fixture
 def make_fix():
     return fix_at
+
+
+@pytest.fixture(params=["memory", "redis"])
+def layer(request, settings):
+    """Run a consumer test on the in-memory layer and on the Redis pub/sub layer."""
+    if request.param == "redis":
+        from tests.realservices import redis_url
+
+        url = redis_url()
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [url], "prefix": f"trk-test-{uuid.uuid4().hex[:8]}"},
+            }
+        }
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _fix_buffer():
+    """No background flusher in tests (SQLite's shared in-memory database locks whole tables
+    across threads); tests call buffer.flush() themselves. Nothing carries over."""
+    from tracking.buffer import buffer
+
+    buffer.background = False
+    buffer.discard()
+    yield buffer
+    buffer.discard()
+    buffer.background = True

@@ -45,6 +45,7 @@ def test_client_id_of_another_driver_is_not_a_duplicate(dan, erin):
     assert fixes_ingest(driver=erin, fixes=[fix])[0]["status"] == "accepted"
 
 
+@pytest.mark.django_db  # nothing is committed for a rejected fix: no need for real commits
 @pytest.mark.parametrize(
     ("change", "message"),
     [
