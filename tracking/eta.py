@@ -19,12 +19,19 @@ def distance_m(a: Point, b: Point) -> float:
 
 
 def speed_learn(
-    *, previous: float | None, observed: float | None, alpha: float = 0.2
+    *,
+    previous: float | None,
+    observed: float | None,
+    alpha: float = 0.2,
+    start: float | None = None,
 ) -> float | None:
-    """The driver's learned speed after one more observation (m/s). Observations of (nearly)
-    standing still are ignored: waiting at a door is service time, not slow driving."""
+    """The driver's learned speed after one more observation (m/s): an exponential moving
+    average starting from `start` (the default speed). Observations of (nearly) standing still
+    are ignored: waiting at a door is service time, not slow driving."""
     if observed is None or not math.isfinite(observed) or observed < 0.5:
         return previous
+    if previous is None:
+        previous = start
     if previous is None:
         return observed
     return previous + alpha * (observed - previous)

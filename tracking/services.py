@@ -251,6 +251,7 @@ def _apply(
                 learned = eta.speed_learn(
                     previous=(latest or {}).get("speed_learned"),
                     observed=_observed_speed(latest, fix),
+                    start=settings.TRACKING_DEFAULT_SPEED_MPS,
                 )
                 latest = newest = _position(fix, learned=learned)
         rows.append(
