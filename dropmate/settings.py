@@ -273,6 +273,46 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- live tracking ---
+# A fix's device time may be at most this far ahead of the server clock (clock skew), and at
+# most this old (an offline queue replayed late). Duplicates are recognised within that age.
+TRACKING_FIX_MAX_FUTURE_S = env.int("TRACKING_FIX_MAX_FUTURE_S", default=60)
+TRACKING_FIX_MAX_AGE_S = env.int("TRACKING_FIX_MAX_AGE_S", default=6 * 3600)
+# Faster than this between two fixes (after allowing for their accuracy) is a jump: stored
+# flagged, never shown as the position.
+TRACKING_MAX_SPEED_MPS = env.float("TRACKING_MAX_SPEED_MPS", default=60.0)
+TRACKING_MAX_FIXES_PER_REQUEST = env.int("TRACKING_MAX_FIXES_PER_REQUEST", default=500)
+# The socket hot path buffers history rows and bulk-inserts them every FLUSH seconds (or when
+# BATCH rows wait); past MAX_PENDING rows new fixes are refused (load shedding).
+TRACKING_FIX_FLUSH_S = env.float("TRACKING_FIX_FLUSH_S", default=1.0)
+TRACKING_FIX_FLUSH_BATCH = env.int("TRACKING_FIX_FLUSH_BATCH", default=2000)
+TRACKING_FIX_MAX_PENDING = env.int("TRACKING_FIX_MAX_PENDING", default=50000)
+# History older than this many days is purged by a periodic task.
+TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=30)
+# ETA: road factor over straight lines, driver speed bounds (m/s) and service time per stop.
+TRACKING_ROAD_FACTOR = env.float("TRACKING_ROAD_FACTOR", default=1.3)
+TRACKING_DEFAULT_SPEED_MPS = env.float("TRACKING_DEFAULT_SPEED_MPS", default=8.0)
+TRACKING_MIN_SPEED_MPS = env.float("TRACKING_MIN_SPEED_MPS", default=3.0)
+TRACKING_MAX_ETA_SPEED_MPS = env.float("TRACKING_MAX_ETA_SPEED_MPS", default=20.0)
+TRACKING_SERVICE_TIME_S = env.int("TRACKING_SERVICE_TIME_S", default=240)
+# ETA and the driver's position are hidden when the last fix is older than this.
+TRACKING_STALE_FIX_S = env.int("TRACKING_STALE_FIX_S", default=180)
+# "Driver is nearby" fires once per shipment inside this radius around the drop-off.
+TRACKING_NEARBY_RADIUS_M = env.float("TRACKING_NEARBY_RADIUS_M", default=150.0)
+# WebSockets: server ping interval (a silent socket is closed after 3 intervals), largest
+# accepted client frame, and connections one process holds before refusing more.
+TRACKING_WS_HEARTBEAT_S = env.float("TRACKING_WS_HEARTBEAT_S", default=20.0)
+TRACKING_WS_MAX_FRAME_BYTES = env.int("TRACKING_WS_MAX_FRAME_BYTES", default=8192)
+TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=20000)
+# The staff fleet map gets at most one coalesced positions frame per this many seconds.
+TRACKING_FLEET_COALESCE_S = env.float("TRACKING_FLEET_COALESCE_S", default=1.0)
+# Catch-up sends the missed events when there are at most this many, else a snapshot.
+TRACKING_CATCH_UP_MAX_EVENTS = env.int("TRACKING_CATCH_UP_MAX_EVENTS", default=100)
+CELERY_BEAT_SCHEDULE["tracking-purge-fixes"] = {
+    "task": "tracking.tasks.fixes_purge_old",
+    "schedule": 3600.0,
+}
+
 # --- driver portal ---
 # Location sharing: the phone sends a fix at most every N seconds, sooner on significant movement.
 DRIVER_FIX_INTERVAL_S = env.int("DRIVER_FIX_INTERVAL_S", default=10)
