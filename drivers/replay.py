@@ -324,7 +324,11 @@ def _process_fixes(driver: Driver, items: list[Item]) -> dict[int, dict]:
                 message="Location sharing is not available on this server yet.",
             )
         return out
-    results = fixes_ingest(driver=driver, fixes=[_fix_payload(i) for i in items])
+    chunk = getattr(settings, "TRACKING_MAX_FIXES_PER_REQUEST", 500)
+    results: list[dict] = []
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        results.extend(fixes_ingest(driver=driver, fixes=[_fix_payload(i) for i in part]))
     for item, res in zip(items, results, strict=True):
         res = dict(res)
         error = res.get("error")

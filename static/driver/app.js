@@ -393,7 +393,10 @@
   // --- location ----------------------------------------------------------------------------
   var watchId = null;
   var lastCoords = null;
-  var lastSent = null;
+  // Kept across page loads, so moving between pages does not send extra fixes.
+  var lastSent = (function () {
+    try { return JSON.parse(sessionStorage.getItem("dm-last-sent") || "null"); } catch (e) { return null; }
+  })();
   var socket = null;
   var socketDelay = 1000;
   var awaitingAck = {};
@@ -424,6 +427,10 @@
     socket.onmessage = function (ev) {
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if (msg.type === "ping") {
+        socket.send(JSON.stringify({ type: "pong", data: {} }));
+        return;
+      }
       if (msg.type === "fix_ack" && msg.data) {
         delete awaitingAck[msg.data.client_id];
         fixResult({ status: msg.data.status, error: msg.data.error ? { message: String(msg.data.error.message || msg.data.error) } : null });
@@ -464,7 +471,8 @@
     var moved = lastSent ? metres(lastSent.coords, c) : Infinity;
     if (elapsed < 1) return;
     if (elapsed < cfg.fixInterval && moved < cfg.fixDistance) return;
-    lastSent = { at: now, coords: c };
+    lastSent = { at: now, coords: { latitude: c.latitude, longitude: c.longitude } };
+    sessionStorage.setItem("dm-last-sent", JSON.stringify(lastSent));
     var fix = {
       client_id: uuid(),
       device_time: new Date(pos.timestamp || now).toISOString(),

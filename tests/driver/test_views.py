@@ -133,7 +133,7 @@ def test_a_button_for_a_move_not_allowed_now_is_refused_with_a_message(client, j
     response = client.post(
         reverse("driver-job-status", args=[shipment.tracking_number]), {"to": Status.DELIVERED}
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "cannot become delivered" in response.content.decode()
     assert Shipment.objects.get(pk=shipment.pk).status == Status.ASSIGNED
 
