@@ -431,6 +431,10 @@
         socket.send(JSON.stringify({ type: "pong", data: {} }));
         return;
       }
+      if ((msg.type === "shipment_assigned" || msg.type === "shipment_updated") && msg.data) {
+        jobChanged(msg.data);
+        return;
+      }
       if (msg.type === "fix_ack" && msg.data) {
         delete awaitingAck[msg.data.client_id];
         fixResult({ status: msg.data.status, error: msg.data.error ? { message: String(msg.data.error.message || msg.data.error) } : null });
@@ -442,6 +446,26 @@
       socketDelay = Math.min(socketDelay * 2, 60000);
       setTimeout(connectSocket, socketDelay);
     };
+  }
+
+  // Dispatch assigned, reassigned or cancelled a job while the app is open: say so, and offer
+  // a reload (never reload by itself: the driver may be filling in a form).
+  var announced = {};
+  function jobChanged(data) {
+    var key = data.tracking_number + ":" + data.version;
+    if (announced[key]) return;
+    announced[key] = true;
+    var box = $("flash");
+    if (!box) return;
+    var p = document.createElement("p");
+    p.className = "message message-info";
+    p.textContent = "Job " + data.tracking_number + " changed: " + (data.status_label || data.status) + ". ";
+    var a = document.createElement("a");
+    a.href = location.href;
+    a.className = "button button-secondary";
+    a.textContent = "Refresh";
+    p.appendChild(a);
+    box.appendChild(p);
   }
 
   function queueFix(fix) {
