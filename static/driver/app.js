@@ -261,7 +261,7 @@
               var item = batch[i];
               if (r.status === "retry") { retry = true; return; }
               done.push(item.client_id);
-              if (item.type === "fix") { fixResult(r); return; }
+              if (item.type === "fix") { body.dataset.transport = "http"; fixResult(r); return; }
               if (r.error) addProblem(describe(item) + ": " + r.error.message);
               else appliedJobs += 1;
             });
@@ -392,6 +392,7 @@
 
   // --- location ----------------------------------------------------------------------------
   var watchId = null;
+  var heartbeat = null;
   var lastCoords = null;
   // Kept across page loads, so moving between pages does not send extra fixes.
   var lastSent = (function () {
@@ -437,6 +438,7 @@
       }
       if (msg.type === "fix_ack" && msg.data) {
         delete awaitingAck[msg.data.client_id];
+        body.dataset.transport = "socket";
         fixResult({ status: msg.data.status, error: msg.data.error ? { message: String(msg.data.error.message || msg.data.error) } : null });
       }
     };
@@ -474,7 +476,12 @@
     return queueAdd(fix).then(function () { refreshPending(); scheduleFlush(1500); });
   }
 
-  function sendFix(fix) {
+  function sendFix(fix, waited) {
+    if (socket && socket.readyState === 0 && navigator.onLine && (waited || 0) < 6) {
+      // The socket is still connecting: give it a moment rather than falling back at once.
+      setTimeout(function () { sendFix(fix, (waited || 0) + 1); }, 500);
+      return;
+    }
     if (socket && socket.readyState === 1 && navigator.onLine) {
       awaitingAck[fix.client_id] = fix;
       socket.send(JSON.stringify({ type: "fix", data: fix }));
@@ -524,11 +531,17 @@
       enableHighAccuracy: true, maximumAge: 5000, timeout: 30000,
     });
     connectSocket();
+    // A phone standing still gets no new positions: still report every interval, so
+    // dispatch can tell a parked driver from a silent one.
+    heartbeat = setInterval(function () {
+      if (lastCoords) onPosition({ coords: lastCoords, timestamp: Date.now() });
+    }, cfg.fixInterval * 1000);
   }
 
   function stopSharing() {
     if (watchId !== null) navigator.geolocation.clearWatch(watchId);
     watchId = null;
+    clearInterval(heartbeat);
     if (socket) socket.close();
     setSharing("off (off duty)");
   }

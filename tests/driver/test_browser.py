@@ -3,15 +3,21 @@ log in, go on duty (a fix is accepted), work a job to delivered with a photo and
 then mark another job offline and see it synced exactly once when the connection returns."""
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from drivers.models import Driver
 from shipments.lifecycle import Status
 from shipments.models import ProofOfDelivery, Shipment
 from tests.driver.conftest import jpeg_bytes
 from tests.factories import PASSWORD
-from tests.realservices import unavailable
+from tests.realservices import free_port, require_postgres, unavailable, wait_for_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -36,7 +42,7 @@ TOUCH_TARGETS = """() => {
 
 
 @pytest.fixture
-def phone(live_server, tmp_path, settings, monkeypatch):
+def phone(tmp_path, settings, monkeypatch):
     """Call it, after creating the test's data, for a phone-sized Chromium context.
 
     Started late on purpose: Playwright's sync API keeps an event loop in this thread, and
@@ -51,7 +57,7 @@ def phone(live_server, tmp_path, settings, monkeypatch):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     opened: list = []
 
-    def open_context():
+    def open_context(base_url: str):
         monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         p = sync_playwright().start()
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -64,7 +70,7 @@ def phone(live_server, tmp_path, settings, monkeypatch):
             geolocation={"latitude": 51.0530, "longitude": 3.7220, "accuracy": 12},
             permissions=["geolocation"],
             service_workers="allow",
-            base_url=live_server.url,
+            base_url=base_url,
         )
         context.set_default_timeout(20_000)
         return context
@@ -73,6 +79,14 @@ def phone(live_server, tmp_path, settings, monkeypatch):
     for p, browser in opened:
         browser.close()
         p.stop()
+
+
+def _log_in(page, driver) -> None:
+    page.goto("/accounts/login/?next=/driver/")
+    page.get_by_label("Email address").fill(driver.user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/driver/")
 
 
 def _no_horizontal_scroll(page) -> None:
@@ -86,21 +100,17 @@ def _click_move(page, label: str) -> None:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone):
+def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_server):
     Driver.objects.filter(pk=dan.pk).update(on_duty=False)
     first = job(Status.ASSIGNED)
     second = job(Status.ASSIGNED)
-    browser_context = phone()
+    browser_context = phone(live_server.url)
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
     # Log in and land in the driver app.
-    page.goto("/accounts/login/?next=/driver/")
-    page.get_by_label("Email address").fill(dan.user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/driver/")
+    _log_in(page, dan)
     assert page.locator("#sharing-state").inner_text().startswith("off")
 
     # Installable: the manifest is linked and the service worker registers for /driver/.
@@ -177,3 +187,56 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone):
     assert moved.status == Status.PICKED_UP
     assert moved.events.filter(status=Status.PICKED_UP).count() == 1
     assert errors == []
+
+
+@pytest.fixture
+def daphne_url(transactional_db, tmp_path):
+    """The real ASGI server (HTTP and WebSockets) as a subprocess on this test's PostgreSQL
+    database, which it can see because the test commits."""
+    require_postgres()
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "1"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "dropmate.asgi:application"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.services
+def test_fixes_go_over_the_driver_socket_when_it_is_connected(dan, job, phone, daphne_url):
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    job(Status.IN_TRANSIT)
+    # The server process has the production hashers, not the tests' fast one.
+    user = dan.user
+    user.password = PBKDF2PasswordHasher().encode(PASSWORD, "saltsaltsalt", iterations=1000)
+    user.save(update_fields=["password"])
+    page = phone(daphne_url).new_page()
+    _log_in(page, dan)
+    page.wait_for_function("document.body.dataset.transport === 'socket'", timeout=30_000)
+    assert page.locator("#last-fix").get_attribute("data-at")
+    deadline = time.monotonic() + 10
+    while not dan.fixes.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the socket path stores history within TRACKING_FIX_FLUSH_S
+    assert dan.fixes.count() >= 1
+    assert not page.evaluate("Number(document.body.dataset.pending || 0)")
