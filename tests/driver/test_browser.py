@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from drivers.models import Driver
 from shipments.lifecycle import Status
@@ -76,6 +76,9 @@ def phone(tmp_path, settings, monkeypatch):
         return context
 
     yield open_context
+    # ORM calls made while Playwright's loop runs get their own connection (asgiref's Local
+    # is per context then): close it here, or it outlives the test database.
+    connections.close_all()
     for p, browser in opened:
         browser.close()
         p.stop()
