@@ -3,6 +3,7 @@ log in, go on duty (a fix is accepted), work a job to delivered with a photo and
 then mark another job offline and see it synced exactly once when the connection returns."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection, connections
+from playwright.sync_api import expect
 
 from drivers.models import Driver
 from shipments.lifecycle import Status
@@ -54,6 +56,7 @@ def phone(tmp_path, settings, monkeypatch):
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("playwright is not installed")
+    expect.set_options(timeout=20_000)
     settings.MEDIA_ROOT = str(tmp_path / "media")
     opened: list = []
 
@@ -97,8 +100,9 @@ def _no_horizontal_scroll(page) -> None:
 
 
 def _click_move(page, label: str) -> None:
-    page.get_by_role("button", name=label, exact=True).click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.get_by_role("button", name=label, exact=True).click()
+    expect(page.locator("#job-status")).to_have_text(label)
 
 
 @pytest.mark.browser
@@ -114,7 +118,7 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
 
     # Log in and land in the driver app.
     _log_in(page, dan)
-    assert page.locator("#sharing-state").inner_text().startswith("off")
+    expect(page.locator("#sharing-state")).to_have_text(re.compile(r"^off"))
 
     # Installable: the manifest is linked and the service worker registers for /driver/.
     manifest = page.evaluate(
@@ -128,7 +132,7 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
     page.get_by_role("button", name="Go on duty").click()
     page.wait_for_url("**/driver/")
     page.wait_for_function("document.querySelector('#last-fix').dataset.at", timeout=30_000)
-    assert page.locator("#sharing-state").inner_text().startswith("on")
+    expect(page.locator("#sharing-state")).to_have_text(re.compile(r"^on"))
     dan.refresh_from_db()
     assert dan.on_duty and dan.fixes.exists()
     assert page.evaluate(TOUCH_TARGETS) == []
@@ -141,7 +145,7 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
     _no_horizontal_scroll(page)
     for label in ("Picked up", "In transit", "Out for delivery"):
         _click_move(page, label)
-    assert page.locator("#job-status").inner_text() == "Out for delivery"
+    expect(page.locator("#job-status")).to_have_text("Out for delivery")
     page.set_input_files(
         "#id_photo",
         files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((640, 480))}],
@@ -157,7 +161,7 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
     page.get_by_label("Recipient's name").fill("Dee Dropoff")
     page.get_by_role("button", name="Delivered", exact=True).click()
     page.wait_for_url("**/driver/")
-    assert "delivered. Thank you!" in page.locator("#flash").inner_text()
+    expect(page.locator("#flash")).to_contain_text("delivered. Thank you!")
     delivered = Shipment.objects.get(pk=first.pk)
     assert delivered.status == Status.DELIVERED
     pod = ProofOfDelivery.objects.get(shipment=first)
@@ -170,8 +174,8 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
     page.wait_for_function("!navigator.onLine")
     page.get_by_role("button", name="Picked up", exact=True).click()
     page.wait_for_function("Number(document.body.dataset.pending || 0) >= 1")
-    assert "Saved on this phone" in page.locator("#flash").inner_text()
-    assert "waiting to sync" in page.locator("#job-status").inner_text()
+    expect(page.locator("#flash")).to_contain_text("Saved on this phone")
+    expect(page.locator("#job-status")).to_contain_text("waiting to sync")
     assert Shipment.objects.get(pk=second.pk).status == Status.ASSIGNED
 
     # Back online: the queue is sent, the page reloads, the job moved exactly once.
@@ -182,7 +186,7 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
         timeout=30_000,
     )
     page.wait_for_function("document.body.dataset.pending === '0'")
-    assert page.locator("#job-status").inner_text() == "Picked up"
+    expect(page.locator("#job-status")).to_have_text("Picked up")
     # A second flush (reload) sends nothing again.
     page.reload()
     page.wait_for_function("document.body.dataset.pending === '0'")
