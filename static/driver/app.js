@@ -106,7 +106,7 @@
   function setLastFix(when) {
     var el = $("last-fix");
     if (!el) return;
-    el.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    el.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
     el.dataset.at = when.toISOString();
   }
 
@@ -413,7 +413,7 @@
   function fixResult(r) {
     if (r.status === "accepted" || r.status === "duplicate" || r.status === "flagged") {
       setLastFix(new Date());
-      setSharing(r.status === "flagged" ? "on (last fix looked off)" : "on");
+      setSharing(r.status === "flagged" ? "on (last position looked implausible)" : "on");
     } else if (r.error) {
       setSharing("on — not accepted: " + r.error.message);
     }
@@ -497,6 +497,8 @@
   function onPosition(pos) {
     var c = pos.coords;
     lastCoords = c;
+    var state = $("sharing-state");
+    if (state && state.textContent.indexOf("on") !== 0) setSharing("on");
     var now = Date.now();
     var elapsed = lastSent ? (now - lastSent.at) / 1000 : Infinity;
     var moved = lastSent ? metres(lastSent.coords, c) : Infinity;
@@ -513,7 +515,6 @@
     };
     if (typeof c.speed === "number" && c.speed >= 0) fix.speed_mps = c.speed;
     if (typeof c.heading === "number" && c.heading >= 0 && c.heading < 360) fix.heading = c.heading;
-    if ($("sharing-state") && $("sharing-state").textContent.indexOf("on") !== 0) setSharing("on");
     sendFix(fix);
   }
 
