@@ -167,7 +167,9 @@ def shipment_transition(
 
     Locks the row, refuses a stale `expected_version` (StaleVersion), an illegal move
     (InvalidTransition), a role that may not make it (NotAllowed) and an actor who may not see
-    the shipment at all (NotFound). Writes the next ShipmentEvent in the same transaction;
+    the shipment at all (NotFound), and "delivered" without the proof of delivery or handover
+    PIN the parcel needs (`shipments.handover.delivery_guard`; `handover_pin` is checked, never
+    stored). Writes the next ShipmentEvent in the same transaction;
     pushes and notifications go out only after commit (see `shipments.effects`).
     Returns the updated shipment.
     """

@@ -19,13 +19,9 @@ class UpdatesReplayApi(APIView):
     class InputSerializer(serializers.Serializer):
         items = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
 
-    class ResultSerializer(serializers.Serializer):
-        client_id = serializers.CharField()
-        type = serializers.CharField()
-        status = serializers.CharField()
-        error = serializers.DictField(allow_null=True)
-
     class OutputSerializer(serializers.Serializer):
+        # Documentation of the shape; job results also carry `shipment`, duplicates
+        # `original_status`.
         results = serializers.ListField(child=serializers.DictField())
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
