@@ -27,9 +27,11 @@ import json
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import close_old_connections
 
 from drivers.models import Driver
 from dropmate.lib.exceptions import NotFound
@@ -50,6 +52,21 @@ open_sockets = 0
 # Fixes being applied right now in this process; past TRACKING_WS_MAX_INFLIGHT_FIXES new ones
 # are answered "busy" at once (the device keeps them and sends them again).
 fixes_in_flight = 0
+
+
+def _ingest_sync(driver: Driver, data: dict) -> list[dict]:
+    close_old_connections()
+    try:
+        return services.fixes_ingest(driver=driver, fixes=[data], buffered=True)
+    finally:
+        close_old_connections()
+
+
+async def _ingest(driver: Driver, data: dict) -> list[dict]:
+    """Apply one fix off the event loop. Not thread-sensitive: fixes from different sockets
+    run in parallel worker threads, so their database and Redis round trips overlap instead of
+    queueing behind one thread (each fix is one short transaction of its own)."""
+    return await sync_to_async(_ingest_sync, thread_sensitive=False)(driver, data)
 
 
 class Refused(Exception):
@@ -316,9 +333,7 @@ class DriverConsumer(LiveConsumer):
             # Every fix is authorised again by the pipeline (the driver's duty state).
             fixes_in_flight += 1
             try:
-                [result] = await database_sync_to_async(services.fixes_ingest)(
-                    driver=self.driver, fixes=[data], buffered=True
-                )
+                [result] = await _ingest(self.driver, data)
             finally:
                 fixes_in_flight -= 1
         await self.send_frame(broadcast.fix_ack_message(result))
