@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# ruff: noqa: E501  (report lines read better unbroken)
 """Live-tracking benchmark: daphne + Redis pub/sub channel layer + PostgreSQL + Redis on this
 machine, load clients included (this process, asyncio + `websockets`). Prints every figure
 and exits 1 when a daphne target is missed (uvicorn and the bare broadcaster are comparisons).
@@ -27,7 +28,6 @@ import os
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -160,7 +160,7 @@ def start_server(kind: str, env: dict, port: int) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(f"/tmp/bench-live-{kind}.log", "w"),
+        stderr=open(f"/tmp/bench-live-{kind}.log", "w"),  # noqa: SIM115 (lives as long as the server)
     )
     wait_port(port)
     return proc
@@ -198,6 +198,16 @@ class Client:
             max_queue=None,
             ping_interval=None,
         )
+
+
+async def open_many(client: Client, targets: list[tuple[str, str | None]], batch: int = 50):
+    """Open sockets in batches, as a fleet of phones would, not all in the same millisecond."""
+    socks = []
+    for start in range(0, len(targets), batch):
+        socks += await asyncio.gather(
+            *(client.open(path, session) for path, session in targets[start : start + batch])
+        )
+    return socks
 
 
 def fix(lat: float, lng: float) -> dict:
@@ -249,10 +259,10 @@ async def phase_fixes(client: Client, data: dict, rate: float, duration: float, 
             if started is not None and status == "accepted":
                 ack_lat.append((started - t0, time.monotonic() - started))
 
-    watchers = await asyncio.gather(
-        *(client.open(f"/ws/shipments/{r['tracking']}/", r["customer"]) for r in rows)
+    watchers = await open_many(
+        client, [(f"/ws/shipments/{r['tracking']}/", r["customer"]) for r in rows]
     )
-    drivers = await asyncio.gather(*(client.open("/ws/driver/", r["dan"]) for r in rows))
+    drivers = await open_many(client, [("/ws/driver/", r["dan"]) for r in rows])
     fleet = await client.open("/ws/fleet/", data["staff"])
     fleet_frames = []
     tasks = [asyncio.ensure_future(reader(w, on_watch)) for w in watchers]
@@ -319,18 +329,18 @@ async def phase_fanout(client: Client, data: dict, watchers_n: int, rounds: int,
 
     if bare:
         socks = []
-        for start in range(0, watchers_n, 250):
+        for start in range(0, watchers_n, 50):
             socks += await asyncio.gather(
-                *(client.open("/", None) for _ in range(start, min(watchers_n, start + 250)))
+                *(client.open("/", None) for _ in range(start, min(watchers_n, start + 50)))
             )
         sender = await client.open("/", None)
     else:
         socks = []
-        for start in range(0, watchers_n, 250):
+        for start in range(0, watchers_n, 50):
             socks += await asyncio.gather(
                 *(
                     client.open(f"/ws/shipments/{row['tracking']}/", row["customer"])
-                    for _ in range(start, min(watchers_n, start + 250))
+                    for _ in range(start, min(watchers_n, start + 50))
                 )
             )
         sender = await client.open("/ws/driver/", row["dan"])
@@ -366,14 +376,16 @@ async def phase_fanout(client: Client, data: dict, watchers_n: int, rounds: int,
     }
 
 
-async def phase_connections(client: Client, data: dict, held: list, target: int, pid: int):
+async def phase_connections(
+    client: Client, data: dict, held: list, target: int, pid: int, budget_s: float
+):
     row = data["rows"][0]
     base = rss_kb(pid)
     socks = list(held)
     t0 = time.monotonic()
     failures = 0
-    while len(socks) < target:
-        batch = min(250, target - len(socks))
+    while len(socks) < target and time.monotonic() - t0 < budget_s:
+        batch = min(50, target - len(socks))
         got = await asyncio.gather(
             *(
                 client.open(f"/ws/shipments/{row['tracking']}/", row["customer"])
@@ -483,7 +495,9 @@ async def run_server_suite(kind: str, env: dict, data: dict, args, bare_p99: flo
 
         if strict:
             say(f"  [B] {args.connections} connections held")
-            b = await phase_connections(client, data, f["socks"], args.connections, server.pid)
+            b = await phase_connections(
+                client, data, f["socks"], args.connections, server.pid, args.connect_budget
+            )
             say(
                 f"  opened {b['opened']} in {b['connect_s']:.1f}s (failures {b['failures']}), open after 5 s hold "
                 f"{b['open_after_hold']}, server RSS {b['rss_mb']:.0f} MB, {b['per_conn_kb']:.1f} KB per connection"
@@ -566,6 +580,7 @@ def main() -> int:
     parser.add_argument("--overload-duration", type=float, default=10)
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--connect-budget", type=float, default=180, help="s to open sockets")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--flush-wait", type=float, default=4)
     parser.add_argument("--no-uvicorn", action="store_true")
