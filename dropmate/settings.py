@@ -304,6 +304,10 @@ TRACKING_NEARBY_RADIUS_M = env.float("TRACKING_NEARBY_RADIUS_M", default=150.0)
 TRACKING_WS_HEARTBEAT_S = env.float("TRACKING_WS_HEARTBEAT_S", default=20.0)
 TRACKING_WS_MAX_FRAME_BYTES = env.int("TRACKING_WS_MAX_FRAME_BYTES", default=8192)
 TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=20000)
+# Load shedding on the driver socket: fixes per second one socket may send, and fixes one
+# process applies at once; past either, a fix is answered "rejected" (busy) at once.
+TRACKING_WS_MAX_FIX_RATE = env.int("TRACKING_WS_MAX_FIX_RATE", default=10)
+TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=64)
 # The staff fleet map gets at most one coalesced positions frame per this many seconds.
 TRACKING_FLEET_COALESCE_S = env.float("TRACKING_FLEET_COALESCE_S", default=1.0)
 # Catch-up sends the missed events when there are at most this many, else a snapshot.

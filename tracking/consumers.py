@@ -27,9 +27,11 @@ import json
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import close_old_connections
 
 from drivers.models import Driver
 from dropmate.lib.exceptions import NotFound
@@ -47,6 +49,24 @@ CLOSE_AT_CAPACITY = 4429
 # Sockets this process holds now (all kinds): past TRACKING_WS_MAX_CONNECTIONS new ones are
 # refused, so an overloaded server sheds connections instead of slowing everyone down.
 open_sockets = 0
+# Fixes being applied right now in this process; past TRACKING_WS_MAX_INFLIGHT_FIXES new ones
+# are answered "busy" at once (the device keeps them and sends them again).
+fixes_in_flight = 0
+
+
+def _ingest_sync(driver: Driver, data: dict) -> list[dict]:
+    close_old_connections()
+    try:
+        return services.fixes_ingest(driver=driver, fixes=[data], buffered=True)
+    finally:
+        close_old_connections()
+
+
+async def _ingest(driver: Driver, data: dict) -> list[dict]:
+    """Apply one fix off the event loop. Not thread-sensitive: fixes from different sockets
+    run in parallel worker threads, so their database and Redis round trips overlap instead of
+    queueing behind one thread (each fix is one short transaction of its own)."""
+    return await sync_to_async(_ingest_sync, thread_sensitive=False)(driver, data)
 
 
 class Refused(Exception):
@@ -273,7 +293,13 @@ class DriverConsumer(LiveConsumer):
         if driver is None or actor_role(self.user) != lifecycle.DRIVER:
             raise Refused(CLOSE_FORBIDDEN, "This socket is for drivers.")
         self.driver = driver
+        self._window_start, self._window_count = 0.0, 0
         return [broadcast.driver_group(driver.pk)]
+
+    async def dropmate_forward(self, event: dict) -> None:
+        # One of this driver's shipments changed: the pipeline must not use a cached status.
+        services.driver_context_forget(self.driver.pk)
+        await self.send_frame(event["message"])
 
     async def on_subscribe(self, data: dict) -> None:
         if not await self.reauthorise():
@@ -293,10 +319,23 @@ class DriverConsumer(LiveConsumer):
         ]
 
     async def on_fix(self, data: dict) -> None:
-        # Every fix is authorised again by the pipeline: it reloads the driver's duty state.
-        [result] = await database_sync_to_async(services.fixes_ingest)(
-            driver=self.driver, fixes=[data], buffered=True
-        )
+        global fixes_in_flight
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count > settings.TRACKING_WS_MAX_FIX_RATE:
+            result = services.result_refused(data, services.TOO_FAST)
+        elif fixes_in_flight >= settings.TRACKING_WS_MAX_INFLIGHT_FIXES:
+            # Shed load: answer at once instead of queueing behind work we cannot keep up with.
+            result = services.result_refused(data, services.BUSY)
+        else:
+            # Every fix is authorised again by the pipeline (the driver's duty state).
+            fixes_in_flight += 1
+            try:
+                [result] = await _ingest(self.driver, data)
+            finally:
+                fixes_in_flight -= 1
         await self.send_frame(broadcast.fix_ack_message(result))
         if result["status"] == "rejected":
             await self.send_error("invalid_fix", result["error"], client_id=result["client_id"])

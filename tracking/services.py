@@ -2,6 +2,7 @@
 arrival times and the history purge."""
 
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,12 +27,39 @@ from tracking.models import LocationFix
 ACCEPTED, DUPLICATE, FLAGGED, REJECTED = "accepted", "duplicate", "flagged", "rejected"
 OFF_DUTY = "You are off duty: go on duty to share your location."
 BUSY = "The server is busy: keep this fix and send it again shortly."
+TOO_FAST = "Too many fixes from this device: at most a few per second."
 # Nobody drives faster than this; a device claiming more is broken.
 MAX_REPORTED_SPEED_MPS = 100.0
 
 
 class FixRejected(Exception):
     pass
+
+
+# The socket hot path reads a driver's duty state and active shipments at most every
+# CONTEXT_TTL_S per process instead of for every fix. The driver's socket drops the entry as
+# soon as one of their shipments changes (driver_context_forget), so the privacy rule never
+# runs on a stale status; a duty change is picked up within the TTL.
+CONTEXT_TTL_S = 2.0
+_contexts: dict[int, tuple[float, bool, list[Shipment]]] = {}
+
+
+def driver_context_forget(driver_id: int) -> None:
+    _contexts.pop(driver_id, None)
+
+
+def _driver_context(driver: Driver, *, cached: bool) -> tuple[bool, list[Shipment]]:
+    now = time.monotonic()
+    hit = _contexts.get(driver.pk) if cached else None
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2]
+    on_duty = Driver.objects.filter(pk=driver.pk, on_duty=True).exists()
+    shipments = list(selectors.driver_shipments_active(driver_id=driver.pk))
+    if cached:
+        if len(_contexts) > 50_000:
+            _contexts.clear()
+        _contexts[driver.pk] = (now + CONTEXT_TTL_S, on_duty, shipments)
+    return on_duty, shipments
 
 
 @dataclass
@@ -48,6 +76,11 @@ class Fix:
 
 def _result(client_id: Any, status: str, error: str | None = None) -> dict[str, Any]:
     return {"client_id": client_id, "status": status, "error": error}
+
+
+def result_refused(raw: Any, error: str) -> dict[str, Any]:
+    """The result for a fix refused before it was looked at (load shedding)."""
+    return _result(raw.get("client_id") if isinstance(raw, dict) else None, REJECTED, error)
 
 
 def _number(raw: dict, name: str, *, required: bool, low: float, high: float) -> float | None:
@@ -165,8 +198,8 @@ def fixes_ingest(
     def client_id_of(raw: Any) -> Any:
         return raw.get("client_id") if isinstance(raw, dict) else None
 
-    driver.refresh_from_db(fields=["on_duty"])
-    if not driver.on_duty:
+    on_duty, shipments = _driver_context(driver, cached=buffered)
+    if not on_duty:
         return [_result(client_id_of(raw), REJECTED, OFF_DUTY) for raw in fixes]
 
     parsed: list[tuple[int, Fix]] = []
@@ -177,13 +210,13 @@ def fixes_ingest(
             results[i] = _result(client_id_of(raw), REJECTED, str(exc))
 
     wanted = {f.shipment for _, f in parsed if f.shipment}
-    shipment_ids = dict(
-        Shipment.objects.filter(driver=driver, tracking_number__in=wanted).values_list(
-            "tracking_number", "pk"
+    shipment_ids = {s.tracking_number: s.pk for s in shipments if s.tracking_number in wanted}
+    if wanted - set(shipment_ids):
+        shipment_ids.update(
+            Shipment.objects.filter(
+                driver=driver, tracking_number__in=wanted - set(shipment_ids)
+            ).values_list("tracking_number", "pk")
         )
-        if wanted
-        else []
-    )
     kept: list[tuple[int, Fix]] = []
     for i, fix in parsed:
         if fix.shipment and fix.shipment not in shipment_ids:
@@ -216,6 +249,7 @@ def fixes_ingest(
     try:
         _apply(
             driver=driver,
+            shipments=shipments,
             fresh=fresh,
             shipment_ids=shipment_ids,
             results=results,
@@ -232,6 +266,7 @@ def fixes_ingest(
 def _apply(
     *,
     driver: Driver,
+    shipments: list[Shipment],
     fresh: list[tuple[int, Fix]],
     shipment_ids: dict[str, int],
     results: list,
@@ -283,12 +318,13 @@ def _apply(
             )
     if newest is not None:
         transaction.on_commit(partial(live.latest_set, driver.pk, newest))
-        _position_applied(driver=driver, position=newest, now=now)
+        _position_applied(driver=driver, shipments=shipments, position=newest, now=now)
 
 
-def _position_applied(*, driver: Driver, position: dict[str, Any], now: datetime) -> None:
+def _position_applied(
+    *, driver: Driver, shipments: list[Shipment], position: dict[str, Any], now: datetime
+) -> None:
     """ETA, "nearby" and the fan-out for a driver's new position. Inside the transaction."""
-    shipments = list(selectors.driver_shipments_active(driver_id=driver.pk))
     ordered = selectors.stops_in_order(position=position, shipments=shipments)
     next_id = ordered[0].pk if ordered else None
     here = (position["lat"], position["lng"])

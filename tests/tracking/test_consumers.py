@@ -373,3 +373,27 @@ def test_unknown_uuid_shape_in_fix_is_rejected_not_crashing(layer, dan):
         await sock.close()
 
     run(scenario)()
+
+
+def test_driver_socket_sheds_fixes_past_its_rate_and_when_busy(layer, dan, settings):
+    settings.TRACKING_WS_MAX_FIX_RATE = 2
+
+    async def scenario():
+        sock = await Socket(dan.user, "/ws/driver/").open()
+        statuses = []
+        for n in range(3):
+            await sock.send("fix", fix_at(51.05 + n * 0.00001, 3.72, seconds_ago=3 - n))
+            ack = await sock.until("fix_ack")
+            statuses.append((ack["data"]["status"], ack["data"]["error"] or ""))
+        assert [s for s, _ in statuses] == ["accepted", "accepted", "rejected"]
+        assert "Too many fixes" in statuses[2][1]
+        settings.TRACKING_WS_MAX_FIX_RATE = 100
+        settings.TRACKING_WS_MAX_INFLIGHT_FIXES = 0
+        await sock.send("fix", fix_at(51.05, 3.72))
+        ack = await sock.until("fix_ack")
+        assert ack["data"]["status"] == "rejected" and "busy" in ack["data"]["error"]
+        await sock.close()
+
+    run(scenario)()
+    buffer.flush()
+    assert LocationFix.objects.filter(driver=dan).count() == 2
