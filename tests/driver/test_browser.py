@@ -177,6 +177,20 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
     expect(page.locator("#flash")).to_contain_text("Saved on this phone")
     expect(page.locator("#job-status")).to_contain_text("waiting to sync")
     assert Shipment.objects.get(pk=second.pk).status == Status.ASSIGNED
+    # The service worker kept the app shell and the job pages: the list opens offline and
+    # shows the change that is waiting.
+    cached = page.evaluate(
+        "async (urls) => Promise.all(urls.map(async u => !!(await caches.match(u))))",
+        ["/driver/", f"/driver/jobs/{second.tracking_number}/", "/static/driver/app.js"],
+    )
+    assert cached == [True, True, True]
+    page.goto("/driver/")
+    expect(page.locator(f'li[data-tracking="{second.tracking_number}"]')).to_contain_text(
+        "waiting to sync"
+    )
+    page.get_by_role("link", name=second.tracking_number).click()
+    page.wait_for_url(f"**/driver/jobs/{second.tracking_number}/")
+    expect(page.locator("#pending-note")).to_contain_text("Picked up")
 
     # Back online: the queue is sent, the page reloads, the job moved exactly once.
     browser_context.set_offline(False)
