@@ -196,3 +196,35 @@ class RouteStop(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} #{self.position} {self.kind} {self.shipment_id}"
+
+
+class ReplayedUpdate(models.Model):
+    """An update the driver app queued (often offline) and the server applied, keyed by the
+    device's id for it: a replayed, duplicated or reordered batch finds the row and gets the
+    stored result back instead of applying anything twice."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        CONFLICT = "conflict", "Conflict"
+        REJECTED = "rejected", "Rejected"
+
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="replayed_updates")
+    client_id = models.UUIDField()
+    kind = models.CharField(max_length=16)
+    shipment = models.ForeignKey(
+        "shipments.Shipment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    device_time = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    result = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["driver", "client_id"], name="replayed_update_client_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.driver_id}:{self.client_id} {self.kind} {self.outcome}"

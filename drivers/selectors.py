@@ -1,11 +1,15 @@
 """Reads of drivers and vehicles, scoped to who is asking."""
 
-from django.db.models import F, QuerySet
+from datetime import timedelta
 
-from drivers.models import Driver, Vehicle
+from django.db.models import Case, F, QuerySet, When
+from django.utils import timezone
+
+from drivers.models import Driver, DriverMessage, Vehicle
 from dropmate.accounts.models import STAFF_ROLES, User
 from dropmate.lib.exceptions import NotFound
-from shipments import lifecycle
+from shipments import lifecycle, tracking_numbers
+from shipments.lifecycle import Status
 from shipments.models import Shipment
 
 
@@ -46,3 +50,78 @@ def driver_assignments(*, driver: Driver, statuses: list[str] | None = None) -> 
         .filter(driver=driver, status__in=statuses or active)
         .order_by(F("delivery_window_start").asc(nulls_last=True), "created_at", "pk")
     )
+
+
+# --- the driver app -------------------------------------------------------------------------
+# Jobs still to do: offered (assigned) or on the road.
+OPEN_STATUSES = frozenset({Status.ASSIGNED, *lifecycle.ON_THE_ROAD})
+
+
+def driver_for_user(*, user: User) -> Driver:
+    driver = Driver.objects.select_related("user", "vehicle").filter(user=user).first()
+    if driver is None:
+        raise NotFound("No driver profile for this account.")
+    return driver
+
+
+def driver_jobs_today(*, driver: Driver) -> list[Shipment]:
+    """Open jobs in route order, then those finished today.
+
+    Route order is the time window that matters next: the pickup window until the parcel is
+    picked up, then the delivery window. (The dispatch plan's order replaces this when the
+    planning issue lands.)
+    """
+    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    qs: QuerySet[Shipment] = (
+        Shipment.objects.filter(driver=driver)
+        .select_related("customer")
+        .annotate(
+            window_next=Case(
+                When(status=Status.ASSIGNED, then=F("pickup_window_start")),
+                default=F("delivery_window_start"),
+            )
+        )
+    )
+    open_jobs = list(
+        qs.filter(status__in=OPEN_STATUSES).order_by(
+            F("window_next").asc(nulls_last=True), "created_at", "pk"
+        )
+    )
+    done = list(
+        qs.filter(status__in=lifecycle.TERMINAL, status_changed_at__gte=start_of_day).order_by(
+            "-status_changed_at"
+        )[:50]
+    )
+    for job in open_jobs:
+        job.is_open = True
+    for job in done:
+        job.is_open = False
+    return open_jobs + done
+
+
+def driver_job_get(*, driver: Driver, tracking_number: str) -> Shipment:
+    """One of the driver's jobs; NotFound for anyone else's, whether or not it exists."""
+    canonical = tracking_numbers.normalize(tracking_number)
+    shipment = (
+        Shipment.objects.select_related("customer", "driver__user")
+        .filter(driver=driver, tracking_number=canonical)
+        .first()
+        if canonical
+        else None
+    )
+    if shipment is None:
+        raise NotFound("No such shipment.")
+    return shipment
+
+
+def driver_messages(*, driver: Driver, days: int = 7, limit: int = 50) -> list[DriverMessage]:
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        DriverMessage.objects.filter(driver=driver, created_at__gte=since)
+        .select_related("sender")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def driver_unread_count(*, driver: Driver) -> int:
+    return DriverMessage.objects.filter(driver=driver, read_at__isnull=True).count()

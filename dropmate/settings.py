@@ -471,3 +471,68 @@ PLANNING_DAY_END = env.str("PLANNING_DAY_END", default="20:00")
 # Where a driver with no known position starts (blank: such a driver is left out).
 PLANNING_DEPOT_LAT = env.float("PLANNING_DEPOT_LAT", default=None)
 PLANNING_DEPOT_LNG = env.float("PLANNING_DEPOT_LNG", default=None)
+
+# --- live tracking ---
+# A fix's device time may be at most this far ahead of the server clock (clock skew), and at
+# most this old (an offline queue replayed late). Duplicates are recognised within that age.
+TRACKING_FIX_MAX_FUTURE_S = env.int("TRACKING_FIX_MAX_FUTURE_S", default=60)
+TRACKING_FIX_MAX_AGE_S = env.int("TRACKING_FIX_MAX_AGE_S", default=6 * 3600)
+# Faster than this between two fixes (after allowing for their accuracy) is a jump: stored
+# flagged, never shown as the position.
+TRACKING_MAX_SPEED_MPS = env.float("TRACKING_MAX_SPEED_MPS", default=60.0)
+TRACKING_MAX_FIXES_PER_REQUEST = env.int("TRACKING_MAX_FIXES_PER_REQUEST", default=500)
+# The socket hot path buffers history rows and bulk-inserts them every FLUSH seconds (or when
+# BATCH rows wait); past MAX_PENDING rows new fixes are refused (load shedding).
+TRACKING_FIX_FLUSH_S = env.float("TRACKING_FIX_FLUSH_S", default=1.0)
+TRACKING_FIX_FLUSH_BATCH = env.int("TRACKING_FIX_FLUSH_BATCH", default=2000)
+TRACKING_FIX_MAX_PENDING = env.int("TRACKING_FIX_MAX_PENDING", default=50000)
+# History older than this many days is purged by a periodic task.
+TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=30)
+# ETA: road factor over straight lines, driver speed bounds (m/s) and service time per stop.
+TRACKING_ROAD_FACTOR = env.float("TRACKING_ROAD_FACTOR", default=1.3)
+TRACKING_DEFAULT_SPEED_MPS = env.float("TRACKING_DEFAULT_SPEED_MPS", default=8.0)
+TRACKING_MIN_SPEED_MPS = env.float("TRACKING_MIN_SPEED_MPS", default=3.0)
+TRACKING_MAX_ETA_SPEED_MPS = env.float("TRACKING_MAX_ETA_SPEED_MPS", default=20.0)
+TRACKING_SERVICE_TIME_S = env.int("TRACKING_SERVICE_TIME_S", default=240)
+# ETA and the driver's position are hidden when the last fix is older than this.
+TRACKING_STALE_FIX_S = env.int("TRACKING_STALE_FIX_S", default=180)
+# "Driver is nearby" fires once per shipment inside this radius around the drop-off.
+TRACKING_NEARBY_RADIUS_M = env.float("TRACKING_NEARBY_RADIUS_M", default=150.0)
+# WebSockets: server ping interval (a silent socket is closed after 3 intervals), largest
+# accepted client frame, and connections one process holds before refusing more.
+TRACKING_WS_HEARTBEAT_S = env.float("TRACKING_WS_HEARTBEAT_S", default=20.0)
+TRACKING_WS_MAX_FRAME_BYTES = env.int("TRACKING_WS_MAX_FRAME_BYTES", default=8192)
+TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=20000)
+# Load shedding on the driver socket: fixes per second one socket may send, and fixes one
+# process applies at once; past either, a fix is answered "rejected" (busy) at once.
+TRACKING_WS_MAX_FIX_RATE = env.int("TRACKING_WS_MAX_FIX_RATE", default=10)
+TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=64)
+# The staff fleet map gets at most one coalesced positions frame per this many seconds.
+TRACKING_FLEET_COALESCE_S = env.float("TRACKING_FLEET_COALESCE_S", default=1.0)
+# Catch-up sends the missed events when there are at most this many, else a snapshot.
+TRACKING_CATCH_UP_MAX_EVENTS = env.int("TRACKING_CATCH_UP_MAX_EVENTS", default=100)
+CELERY_BEAT_SCHEDULE["tracking-purge-fixes"] = {
+    "task": "tracking.tasks.fixes_purge_old",
+    "schedule": 3600.0,
+}
+
+# --- driver portal ---
+# Location sharing: the phone sends a fix at most every N seconds, sooner on significant movement.
+DRIVER_FIX_INTERVAL_S = env.int("DRIVER_FIX_INTERVAL_S", default=10)
+DRIVER_FIX_MIN_DISTANCE_M = env.int("DRIVER_FIX_MIN_DISTANCE_M", default=50)
+# Offline replay: the most queued updates one request may carry.
+DRIVER_REPLAY_MAX_ITEMS = env.int("DRIVER_REPLAY_MAX_ITEMS", default=2000)
+# Proof-of-delivery photos and signatures: limits checked on the content, not the name.
+POD_MAX_BYTES = env.int("POD_MAX_BYTES", default=10 * 1024 * 1024)
+POD_MAX_PIXELS = env.int("POD_MAX_PIXELS", default=40_000_000)
+# Re-encoded photos are scaled down to fit this many pixels on their longest side.
+POD_MAX_DIMENSION = env.int("POD_MAX_DIMENSION", default=2048)
+# "Delivered" is refused without proof of delivery for these service levels, for declared
+# values at or above the threshold, and for shipments flagged `requires_pod`.
+POD_REQUIRED_SERVICE_LEVELS = env.list("POD_REQUIRED_SERVICE_LEVELS", default=["same_day"])
+POD_REQUIRED_MIN_DECLARED_VALUE = env.int("POD_REQUIRED_MIN_DECLARED_VALUE", default=250)
+# A handover PIN is issued when the shipment is accepted, for these service levels and for
+# declared values at or above the threshold; this many wrong PINs lock the job.
+HANDOVER_PIN_SERVICE_LEVELS = env.list("HANDOVER_PIN_SERVICE_LEVELS", default=[])
+HANDOVER_PIN_MIN_DECLARED_VALUE = env.int("HANDOVER_PIN_MIN_DECLARED_VALUE", default=500)
+HANDOVER_PIN_MAX_FAILURES = env.int("HANDOVER_PIN_MAX_FAILURES", default=5)

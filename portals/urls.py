@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from portals.views import public
+from portals.views.live import live_page
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -9,4 +10,5 @@ urlpatterns = [
     path("", include("portals.urls_customer")),
     path("driver/", include("portals.urls_driver")),
     path("staff/", include("portals.urls_staff")),
+    path("live/<str:tracking>/", live_page, name="live-tracking"),
 ]

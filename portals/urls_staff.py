@@ -15,3 +15,6 @@ urlpatterns: list = [
     path("analytics/", staff.analytics_page, name="staff-analytics"),
     path("analytics/<slug:key>.csv", staff.analytics_csv, name="staff-analytics-csv"),
 ]
+from portals.views.fleet import fleet_map  # noqa: E402
+
+urlpatterns.append(path("fleet/", fleet_map, name="staff-fleet"))

@@ -161,12 +161,15 @@ def shipment_transition(
     lat: float | None = None,
     lng: float | None = None,
     data: dict[str, Any] | None = None,
+    handover_pin: str = "",
 ) -> Shipment:
     """Move a shipment along its lifecycle. The one writer of `Shipment.status`.
 
     Locks the row, refuses a stale `expected_version` (StaleVersion), an illegal move
     (InvalidTransition), a role that may not make it (NotAllowed) and an actor who may not see
-    the shipment at all (NotFound). Writes the next ShipmentEvent in the same transaction;
+    the shipment at all (NotFound), and "delivered" without the proof of delivery or handover
+    PIN the parcel needs (`shipments.handover.delivery_guard`; `handover_pin` is checked, never
+    stored). Writes the next ShipmentEvent in the same transaction;
     pushes and notifications go out only after commit (see `shipments.effects`).
     Returns the updated shipment.
     """
@@ -220,10 +223,19 @@ def shipment_transition(
         kind = ShipmentEvent.Kind.ASSIGNMENT
         locked.driver = None
 
+    update_fields = ["status", "version", "driver", "status_changed_at", "updated_at"]
+    if to == Status.DELIVERED:
+        # Proof of delivery and the handover PIN, where the parcel needs them.
+        from shipments.handover import delivery_guard
+
+        delivery_guard(shipment=locked, handover_pin=handover_pin)
+        locked.actual_arrival = timezone.now()
+        update_fields.append("actual_arrival")
+
     locked.status = to
     locked.version += 1
     locked.status_changed_at = timezone.now()
-    locked.save(update_fields=["status", "version", "driver", "status_changed_at", "updated_at"])
+    locked.save(update_fields=update_fields)
     _record_event(
         shipment=locked,
         kind=kind,
@@ -252,12 +264,14 @@ def shipment_accept(
     *, shipment: Shipment, actor: User, expected_version: int | None = None
 ) -> Shipment:
     """Staff accept a paid order; a card authorisation is captured."""
+    from shipments.handover import handover_pin_issue
     from shipments.payments import gateway_for
 
     moved = shipment_transition(
         shipment=shipment, to=Status.ACCEPTED, actor=actor, expected_version=expected_version
     )
     _payment_state_set(moved, gateway_for(moved).capture(moved))
+    handover_pin_issue(shipment=moved)
     return moved
 
 

@@ -2,6 +2,8 @@
 them. Every push is made after the database commit; clients recover any push that is lost
 through `seq` and catch-up, since Channels delivers to groups at most once."""
 
+import asyncio
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -10,9 +12,19 @@ from django.utils import timezone
 
 from shipments.models import Shipment, ShipmentEvent
 
+logger = logging.getLogger(__name__)
+
 FLEET_GROUP = "fleet"
+# Driver positions for the fleet map; each fleet socket coalesces them (at most one frame a
+# second), so this group carries raw positions, never frames.
+FLEET_POSITIONS_GROUP = "fleet.positions"
 # The consumer method that forwards a ready-made message to its socket.
 FORWARD = "dropmate.forward"
+# A location frame for a shipment's watchers; the consumer forwards it to a customer only when
+# `customer_visible` is true (the privacy rule, decided when the fix was applied).
+LOCATION = "dropmate.location"
+# One driver's position for the fleet consumers to coalesce.
+FLEET_POSITION = "dropmate.fleet_position"
 
 
 def shipment_group(tracking_number: str) -> str:
@@ -127,3 +139,97 @@ def route_planned_push(*, plan_run_id: int) -> None:
     for route in routes:
         _send(driver_group(route.driver_id), message("route_planned", route_planned_data(route)))
     _send(FLEET_GROUP, message("plan_updated", plan_summary_data(plan_run, routes)))
+
+
+# --- Live tracking ---------------------------------------------------------------------------
+
+
+def location_message(tracking_number: str, position: dict[str, Any]) -> dict[str, Any]:
+    return message("location", {"tracking_number": tracking_number, **position})
+
+
+def eta_message(tracking_number: str, eta: dict[str, Any]) -> dict[str, Any]:
+    return message("eta_updated", {"tracking_number": tracking_number, "eta": eta})
+
+
+def fleet_positions_message(positions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The coalesced fleet frame: every driver position that changed since the last one."""
+    return message("fleet_positions", {"positions": positions})
+
+
+def snapshot_message(data: dict[str, Any], *, seq: int | None) -> dict[str, Any]:
+    return message("snapshot", data, seq=seq)
+
+
+def error_message(code: str, text: str, **details: Any) -> dict[str, Any]:
+    return message("error", {"code": code, "message": text, "details": details})
+
+
+def fix_ack_message(result: dict[str, Any]) -> dict[str, Any]:
+    return message("fix_ack", result)
+
+
+def _send_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several group sends in one trip to the event loop. A failed send is logged, never
+    raised: the fix is already committed and clients recover through catch-up."""
+    layer = get_channel_layer()
+    if layer is None or not sends:
+        return
+
+    async def send_all() -> None:
+        results = await asyncio.gather(
+            *(layer.group_send(group, msg) for group, msg in sends), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                logger.warning("group_send failed: %r", result)
+
+    async_to_sync(send_all)()
+
+
+def location_push(
+    *,
+    driver_id: int,
+    position: dict[str, Any],
+    shipments: list[tuple[str, bool]],
+    fleet: dict[str, Any] | None = None,
+) -> None:
+    """Fan one accepted position out: to the fleet (coalesced there; `fleet` adds the driver's
+    state) and to the watchers of each of the driver's active shipments, given as
+    (tracking number, whether its customer may see the driver)."""
+    fleet_position = {"driver_id": driver_id, **(fleet or position)}
+    sends: list[tuple[str, dict[str, Any]]] = [
+        (FLEET_POSITIONS_GROUP, {"type": FLEET_POSITION, "position": fleet_position})
+    ]
+    for tracking_number, customer_visible in shipments:
+        sends.append(
+            (
+                shipment_group(tracking_number),
+                {
+                    "type": LOCATION,
+                    "message": location_message(tracking_number, position),
+                    "customer_visible": customer_visible,
+                },
+            )
+        )
+    _send_many(sends)
+
+
+def eta_push(*, tracking_number: str, eta: dict[str, Any]) -> None:
+    _send(shipment_group(tracking_number), eta_message(tracking_number, eta))
+
+
+def driver_message_push(*, message_id: int) -> None:
+    """Push a dispatch message to its driver's sockets as `driver_message`. Call on commit."""
+    from drivers.models import DriverMessage
+
+    msg = DriverMessage.objects.select_related("sender").filter(pk=message_id).first()
+    if msg is None:
+        return
+    data = {
+        "id": msg.pk,
+        "body": msg.body,
+        "sender": (msg.sender.get_full_name() or "Dispatch") if msg.sender_id else "Dispatch",
+        "created_at": msg.created_at.isoformat(),
+    }
+    _send(driver_group(msg.driver_id), message("driver_message", data, ts=msg.created_at))
