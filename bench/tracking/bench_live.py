@@ -382,6 +382,7 @@ async def phase_connections(
     socks = list(held)
     t0 = time.monotonic()
     failures = 0
+    tasks: list[asyncio.Task] = []
     while len(socks) < target and time.monotonic() - t0 < budget_s:
         batch = min(50, target - len(socks))
         got = await asyncio.gather(
@@ -392,6 +393,8 @@ async def phase_connections(
             return_exceptions=True,
         )
         ok = [g for g in got if not isinstance(g, Exception)]
+        # Read (and answer the heartbeat) from the start, or the server rightly closes them.
+        tasks += [asyncio.ensure_future(reader(x, lambda f: None)) for x in ok]
         errors = [g for g in got if isinstance(g, Exception)]
         if errors and failures == 0:
             say(f"    first connect failure: {errors[0]!r}")
@@ -400,7 +403,6 @@ async def phase_connections(
         if failures > target // 10:
             break
     connect_s = time.monotonic() - t0
-    tasks = [asyncio.ensure_future(reader(s, lambda f: None)) for s in socks[len(held) :]]
     await asyncio.sleep(5.0)
     open_now = sum(1 for s in socks if s.state == websockets.protocol.State.OPEN)
     grown = rss_kb(pid) - base
