@@ -520,16 +520,19 @@ async def run_server_suite(kind: str, env: dict, data: dict, args, bare_p99: flo
                     f"{f['complete_rounds']}/{f['rounds']} rounds",
                 )
             await f["sender"].close()
-            for t in f["tasks"]:
-                t.cancel()
             if not strict:
+                for t in f["tasks"]:
+                    t.cancel()
                 for sock in f["socks"]:
                     await sock.close()
                 return
             say(f"  [B] {args.connections} connections held")
+            # The fan-out sockets stay open (and keep answering the heartbeat) as part of B.
             b = await phase_connections(
                 client, data, f["socks"], args.connections, server.proc.pid, args.connect_budget
             )
+            for t in f["tasks"]:
+                t.cancel()
         say(
             f"  opened {b['opened']} in {b['connect_s']:.1f}s (failures {b['failures']}), open after 5 s hold "
             f"{b['open_after_hold']}, server RSS {b['rss_mb']:.0f} MB, {b['per_conn_kb']:.1f} KB per connection"
