@@ -507,6 +507,8 @@ TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=200
 # process applies at once; past either, a fix is answered "rejected" (busy) at once.
 TRACKING_WS_MAX_FIX_RATE = env.int("TRACKING_WS_MAX_FIX_RATE", default=10)
 TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=64)
+# A fix that would wait longer than this (event loop or worker queue behind) is shed as busy.
+TRACKING_WS_MAX_QUEUE_S = env.float("TRACKING_WS_MAX_QUEUE_S", default=0.25)
 # The staff fleet map gets at most one coalesced positions frame per this many seconds.
 TRACKING_FLEET_COALESCE_S = env.float("TRACKING_FLEET_COALESCE_S", default=1.0)
 # Catch-up sends the missed events when there are at most this many, else a snapshot.

@@ -24,6 +24,7 @@ Close codes (the socket is accepted first so browsers see the code):
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -40,6 +41,8 @@ from shipments.selectors import shipment_get_for_user
 from shipments.services import actor_role
 from tracking import broadcast, selectors, services
 
+logger = logging.getLogger(__name__)
+
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -52,9 +55,15 @@ open_sockets = 0
 # Fixes being applied right now in this process; past TRACKING_WS_MAX_INFLIGHT_FIXES new ones
 # are answered "busy" at once (the device keeps them and sends them again).
 fixes_in_flight = 0
+# Fixes one driver socket may have in progress at once.
+PENDING_PER_SOCKET = 4
 
 
-def _ingest_sync(driver: Driver, data: dict) -> list[dict]:
+def _ingest_sync(driver: Driver, data: dict, queued_at: float) -> list[dict]:
+    if time.monotonic() - queued_at > settings.TRACKING_WS_MAX_QUEUE_S:
+        # It waited too long for a worker: the process is behind. Shedding it now keeps the
+        # latency of what we do accept bounded instead of letting the queue grow.
+        return [services.result_refused(data, services.BUSY)]
     close_old_connections()
     try:
         return services.fixes_ingest(driver=driver, fixes=[data], buffered=True)
@@ -66,7 +75,32 @@ async def _ingest(driver: Driver, data: dict) -> list[dict]:
     """Apply one fix off the event loop. Not thread-sensitive: fixes from different sockets
     run in parallel worker threads, so their database and Redis round trips overlap instead of
     queueing behind one thread (each fix is one short transaction of its own)."""
-    return await sync_to_async(_ingest_sync, thread_sensitive=False)(driver, data)
+    return await sync_to_async(_ingest_sync, thread_sensitive=False)(driver, data, time.monotonic())
+
+
+class LoopLag:
+    """How late this process's event loop runs timers (a sign it is past capacity), measured
+    by one task that sleeps 100 ms at a time; started with the first driver socket."""
+
+    def __init__(self) -> None:
+        self.lag = 0.0
+        self.task: asyncio.Task | None = None
+
+    def ensure_started(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.lag = max(0.0, time.monotonic() - start - 0.1)
+
+    def behind(self) -> float:
+        return self.lag
+
+
+loop_lag = LoopLag()
 
 
 class Refused(Exception):
@@ -294,6 +328,9 @@ class DriverConsumer(LiveConsumer):
             raise Refused(CLOSE_FORBIDDEN, "This socket is for drivers.")
         self.driver = driver
         self._window_start, self._window_count = 0.0, 0
+        self._pending = 0
+        self._fix_tasks: set[asyncio.Task] = set()
+        loop_lag.ensure_started()
         return [broadcast.driver_group(driver.pk)]
 
     async def dropmate_forward(self, event: dict) -> None:
@@ -325,17 +362,42 @@ class DriverConsumer(LiveConsumer):
             self._window_start, self._window_count = now, 0
         self._window_count += 1
         if self._window_count > settings.TRACKING_WS_MAX_FIX_RATE:
-            result = services.result_refused(data, services.TOO_FAST)
-        elif fixes_in_flight >= settings.TRACKING_WS_MAX_INFLIGHT_FIXES:
+            await self._ack(services.result_refused(data, services.TOO_FAST))
+        elif (
+            fixes_in_flight >= settings.TRACKING_WS_MAX_INFLIGHT_FIXES
+            or self._pending >= PENDING_PER_SOCKET
+            or loop_lag.behind() > settings.TRACKING_WS_MAX_QUEUE_S
+        ):
             # Shed load: answer at once instead of queueing behind work we cannot keep up with.
-            result = services.result_refused(data, services.BUSY)
+            await self._ack(services.result_refused(data, services.BUSY))
         else:
-            # Every fix is authorised again by the pipeline (the driver's duty state).
+            # Applied in the background so a socket's next frame is read at once; acks may
+            # come back out of order (they carry the client id; the pipeline orders by time).
             fixes_in_flight += 1
-            try:
-                [result] = await _ingest(self.driver, data)
-            finally:
-                fixes_in_flight -= 1
+            self._pending += 1
+            task = asyncio.ensure_future(self._apply_fix(data))
+            self._fix_tasks.add(task)
+            task.add_done_callback(self._fix_tasks.discard)
+
+    async def _apply_fix(self, data: dict) -> None:
+        global fixes_in_flight
+        try:
+            # Every fix is authorised again by the pipeline (the driver's duty state).
+            [result] = await _ingest(self.driver, data)
+        except Exception:
+            # Redis or the database is down: the device keeps the fix and resends it.
+            logger.exception("applying a fix failed")
+            result = services.result_refused(data, services.BUSY)
+        finally:
+            fixes_in_flight -= 1
+            self._pending -= 1
+        await self._ack(result)
+
+    async def _ack(self, result: dict) -> None:
         await self.send_frame(broadcast.fix_ack_message(result))
         if result["status"] == "rejected":
             await self.send_error("invalid_fix", result["error"], client_id=result["client_id"])
+
+    async def cleanup(self) -> None:
+        for task in list(getattr(self, "_fix_tasks", ())):
+            task.cancel()

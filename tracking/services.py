@@ -317,8 +317,17 @@ def _apply(
                 last_lat=last[1], last_lng=last[2], last_fix_at=last[3]
             )
     if newest is not None:
-        transaction.on_commit(partial(live.latest_set, driver.pk, newest))
+        transaction.on_commit(partial(_latest_store, driver.pk, newest))
         _position_applied(driver=driver, shipments=shipments, position=newest, now=now)
+
+
+def _latest_store(driver_id: int, position: dict[str, Any]) -> None:
+    """Keep the newest position: fixes of one driver applied in parallel may commit out of
+    order, and an older one must not replace a newer one."""
+    current = live.latest_get(driver_id)
+    if current is not None and parse_datetime(str(current["at"])) > parse_datetime(position["at"]):
+        return
+    live.latest_set(driver_id, position)
 
 
 def _position_applied(

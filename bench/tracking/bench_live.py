@@ -204,9 +204,14 @@ async def open_many(client: Client, targets: list[tuple[str, str | None]], batch
     """Open sockets in batches, as a fleet of phones would, not all in the same millisecond."""
     socks = []
     for start in range(0, len(targets), batch):
-        socks += await asyncio.gather(
-            *(client.open(path, session) for path, session in targets[start : start + batch])
+        got = await asyncio.gather(
+            *(client.open(path, session) for path, session in targets[start : start + batch]),
+            return_exceptions=True,
         )
+        socks += got
+    failed = [g for g in socks if isinstance(g, BaseException)]
+    if failed:
+        say(f"    {len(failed)} of {len(targets)} sockets failed to open, e.g. {failed[0]!r}")
     return socks
 
 
@@ -265,6 +270,8 @@ async def phase_fixes(client: Client, data: dict, rate: float, duration: float, 
     drivers = await open_many(client, [("/ws/driver/", r["dan"]) for r in rows])
     fleet = await client.open("/ws/fleet/", data["staff"])
     fleet_frames = []
+    if any(isinstance(x, BaseException) for x in (*watchers, *drivers)):
+        raise RuntimeError("could not open every watcher and driver socket")
     tasks = [asyncio.ensure_future(reader(w, on_watch)) for w in watchers]
     tasks += [asyncio.ensure_future(reader(d, on_driver)) for d in drivers]
     tasks.append(asyncio.ensure_future(reader(fleet, lambda f: fleet_frames.append(f["type"]))))
@@ -327,23 +334,14 @@ async def phase_fanout(client: Client, data: dict, watchers_n: int, rounds: int,
             lat.append(time.monotonic() - pending[key])
             arrived[key] = arrived.get(key, 0) + 1
 
-    if bare:
-        socks = []
-        for start in range(0, watchers_n, 50):
-            socks += await asyncio.gather(
-                *(client.open("/", None) for _ in range(start, min(watchers_n, start + 50)))
-            )
-        sender = await client.open("/", None)
-    else:
-        socks = []
-        for start in range(0, watchers_n, 50):
-            socks += await asyncio.gather(
-                *(
-                    client.open(f"/ws/shipments/{row['tracking']}/", row["customer"])
-                    for _ in range(start, min(watchers_n, start + 50))
-                )
-            )
-        sender = await client.open("/ws/driver/", row["dan"])
+    path, session = ("/", None) if bare else (f"/ws/shipments/{row['tracking']}/", row["customer"])
+    socks = [
+        x
+        for x in await open_many(client, [(path, session)] * watchers_n)
+        if not isinstance(x, BaseException)
+    ]
+    sender = await (client.open("/", None) if bare else client.open("/ws/driver/", row["dan"]))
+    watchers_n = len(socks)
     tasks = [asyncio.ensure_future(reader(s, on_frame)) for s in socks]
     tasks.append(asyncio.ensure_future(reader(sender, lambda f: None)))
     await asyncio.sleep(1.0)
@@ -384,6 +382,7 @@ async def phase_connections(
     socks = list(held)
     t0 = time.monotonic()
     failures = 0
+    tasks: list[asyncio.Task] = []
     while len(socks) < target and time.monotonic() - t0 < budget_s:
         batch = min(50, target - len(socks))
         got = await asyncio.gather(
@@ -394,6 +393,8 @@ async def phase_connections(
             return_exceptions=True,
         )
         ok = [g for g in got if not isinstance(g, Exception)]
+        # Read (and answer the heartbeat) from the start, or the server rightly closes them.
+        tasks += [asyncio.ensure_future(reader(x, lambda f: None)) for x in ok]
         errors = [g for g in got if isinstance(g, Exception)]
         if errors and failures == 0:
             say(f"    first connect failure: {errors[0]!r}")
@@ -402,7 +403,6 @@ async def phase_connections(
         if failures > target // 10:
             break
     connect_s = time.monotonic() - t0
-    tasks = [asyncio.ensure_future(reader(s, lambda f: None)) for s in socks[len(held) :]]
     await asyncio.sleep(5.0)
     open_now = sum(1 for s in socks if s.state == websockets.protocol.State.OPEN)
     grown = rss_kb(pid) - base
@@ -458,94 +458,122 @@ def report_fixes(name: str, r: dict, persisted: int | None, rate: float, strict:
     )
 
 
-async def run_server_suite(kind: str, env: dict, data: dict, args, bare_p99: float | None):
-    port = free_port()
-    server = start_server(kind, env, port)
-    strict = kind == "daphne"
-    client = Client(port)
+class Server:
+    """A fresh server for one phase, so a backlog left by one phase never skews the next."""
+
+    def __init__(self, kind: str, env: dict) -> None:
+        self.kind, self.env = kind, env
+
+    async def __aenter__(self):
+        self.port = free_port()
+        self.proc = start_server(self.kind, self.env, self.port)
+        await asyncio.sleep(1.0)
+        return self
+
+    async def __aexit__(self, *exc):
+        stop_server(self.proc)
+
+
+async def phase(name: str, strict: bool, coro) -> None:
     try:
-        say(f"\n== {kind}")
+        await coro
+    except Exception as exc:  # a phase that breaks is a missed target, not a crashed bench
+        say(f"  phase {name} failed: {exc!r}")
+        if strict:
+            FAILED.append(f"phase {name} ran to the end")
+
+
+async def run_server_suite(kind: str, env: dict, data: dict, args, bare_p99: float | None):
+    strict = kind == "daphne"
+    say(f"\n== {kind}")
+
+    async def phase_a():
         duration = args.duration if strict else args.compare_duration
-        before = count_fixes(env)
-        r = await phase_fixes(client, data, args.rate, duration, f"{kind} A")
-        await asyncio.sleep(args.flush_wait)
-        persisted = count_fixes(env) - before
         say(f"  [A] {args.rate:.0f} fixes/s for {duration:.0f}s")
+        async with Server(kind, env) as server:
+            before = count_fixes(env)
+            r = await phase_fixes(Client(server.port), data, args.rate, duration, f"{kind} A")
+            await asyncio.sleep(args.flush_wait)
+            persisted = count_fixes(env) - before
         report_fixes(kind, r, persisted, args.rate, strict)
 
+    async def phase_c_b():
         say(f"  [C] one update to {args.watchers} watchers × {args.rounds}")
-        f = await phase_fanout(client, data, args.watchers, args.rounds, bare=False)
-        lat = [x * 1000 for x in f["latencies"]]
-        p99 = pct(lat, 99)
-        say(
-            f"  fan-out: p50 {pct(lat, 50):.0f} ms, p99 {p99:.0f} ms, complete rounds {f['complete_rounds']}/{f['rounds']}"
-        )
-        if bare_p99:
+        async with Server(kind, env) as server:
+            client = Client(server.port)
+            f = await phase_fanout(client, data, args.watchers, args.rounds, bare=False)
+            lat = [x * 1000 for x in f["latencies"]]
+            p99 = pct(lat, 99)
             say(
-                f"  fan-out p99 vs bare websockets broadcaster: {p99 / bare_p99:.1f}× the ceiling's latency "
-                f"(bare p99 {bare_p99:.0f} ms)"
+                f"  fan-out: p50 {pct(lat, 50):.0f} ms, p99 {p99:.0f} ms, complete rounds {f['complete_rounds']}/{f['rounds']}"
             )
-        if strict:
-            check("fan-out p99 ≤ 250 ms", p99 <= 250, f"{p99:.0f} ms")
-            check(
-                "fan-out reached every watcher",
-                f["complete_rounds"] == f["rounds"],
-                f"{f['complete_rounds']}/{f['rounds']} rounds",
-            )
-
-        if strict:
+            if bare_p99:
+                say(
+                    f"  fan-out p99 vs bare websockets broadcaster: {p99 / bare_p99:.1f}× the ceiling's latency "
+                    f"(bare p99 {bare_p99:.0f} ms)"
+                )
+            if strict:
+                check("fan-out p99 ≤ 250 ms", p99 <= 250, f"{p99:.0f} ms")
+                check(
+                    "fan-out reached every watcher",
+                    f["complete_rounds"] == f["rounds"],
+                    f"{f['complete_rounds']}/{f['rounds']} rounds",
+                )
+            await f["sender"].close()
+            if not strict:
+                for t in f["tasks"]:
+                    t.cancel()
+                for sock in f["socks"]:
+                    await sock.close()
+                return
             say(f"  [B] {args.connections} connections held")
+            # The fan-out sockets stay open (and keep answering the heartbeat) as part of B.
             b = await phase_connections(
-                client, data, f["socks"], args.connections, server.pid, args.connect_budget
+                client, data, f["socks"], args.connections, server.proc.pid, args.connect_budget
             )
-            say(
-                f"  opened {b['opened']} in {b['connect_s']:.1f}s (failures {b['failures']}), open after 5 s hold "
-                f"{b['open_after_hold']}, server RSS {b['rss_mb']:.0f} MB, {b['per_conn_kb']:.1f} KB per connection"
-            )
-            check(
-                f"{args.connections} connections held",
-                b["open_after_hold"] >= args.connections,
-                f"{b['open_after_hold']}",
-            )
-            check(
-                "memory per connection ≤ 40 KB",
-                b["per_conn_kb"] <= 40,
-                f"{b['per_conn_kb']:.1f} KB",
-            )
-        else:
-            for s in f["socks"]:
-                await s.close()
-        await f["sender"].close()
-        for t in f["tasks"]:
-            t.cancel()
+            for t in f["tasks"]:
+                t.cancel()
+        say(
+            f"  opened {b['opened']} in {b['connect_s']:.1f}s (failures {b['failures']}), open after 5 s hold "
+            f"{b['open_after_hold']}, server RSS {b['rss_mb']:.0f} MB, {b['per_conn_kb']:.1f} KB per connection"
+        )
+        check(
+            f"{args.connections} connections held",
+            b["open_after_hold"] >= args.connections,
+            f"{b['open_after_hold']}",
+        )
+        check("memory per connection ≤ 40 KB", b["per_conn_kb"] <= 40, f"{b['per_conn_kb']:.1f} KB")
 
-        if strict:
-            over = args.rate * 3
-            say(f"  [D] past capacity: {over:.0f} fixes/s for {args.overload_duration:.0f}s")
-            d = await phase_fixes(client, data, over, args.overload_duration, f"{kind} D")
-            acc = d["acks"].get("accepted", 0)
-            shed = d["acks"].get("rejected", 0)
-            half = args.overload_duration / 2
-            first = [lat * 1000 for t, lat in d["ack_lat"] if t < half]
-            second = [lat * 1000 for t, lat in d["ack_lat"] if t >= half]
-            p1, p2 = pct(first, 99), pct(second, 99)
-            say(
-                f"  offered {d['rate']:.0f}/s, accepted {acc / d['duration']:.0f}/s, shed {shed} ({shed / max(1, d['sent']):.0%}), "
-                f"unanswered {d['sent'] - acc - shed}; accepted ack p99 first half {p1:.0f} ms, second half {p2:.0f} ms"
+    async def phase_d():
+        over = args.rate * 3
+        say(f"  [D] past capacity: {over:.0f} fixes/s for {args.overload_duration:.0f}s")
+        async with Server(kind, env) as server:
+            d = await phase_fixes(
+                Client(server.port), data, over, args.overload_duration, f"{kind} D"
             )
-            check(
-                "overload: accepted latency bounded (p99 ≤ 1 s)",
-                max(p1, p2) <= 1000,
-                f"{max(p1, p2):.0f} ms",
-            )
-            check("overload: latency not growing", p2 <= 2 * p1 + 250, f"{p1:.0f} → {p2:.0f} ms")
-            check(
-                "overload: every fix answered",
-                d["sent"] - acc - shed - d["acks"].get("duplicate", 0) <= 0,
-                f"{d['sent'] - acc - shed} unanswered",
-            )
-    finally:
-        stop_server(server)
+        acc = d["acks"].get("accepted", 0)
+        shed = d["acks"].get("rejected", 0)
+        half = args.overload_duration / 2
+        first = [lat * 1000 for t, lat in d["ack_lat"] if t < half]
+        second = [lat * 1000 for t, lat in d["ack_lat"] if t >= half]
+        p1, p2 = pct(first, 99), pct(second, 99)
+        say(
+            f"  offered {d['rate']:.0f}/s, accepted {acc / d['duration']:.0f}/s, shed {shed} ({shed / max(1, d['sent']):.0%}), "
+            f"unanswered {d['sent'] - acc - shed}; accepted ack p99 first half {p1:.0f} ms, second half {p2:.0f} ms"
+        )
+        check(
+            "overload: accepted latency bounded (p99 ≤ 1 s)",
+            max(p1, p2) <= 1000,
+            f"{max(p1, p2):.0f} ms",
+        )
+        check("overload: latency not growing", p2 <= 2 * p1 + 250, f"{p1:.0f} → {p2:.0f} ms")
+        unanswered = d["sent"] - acc - shed - d["acks"].get("duplicate", 0)
+        check("overload: every fix answered", unanswered <= 0, f"{unanswered} unanswered")
+
+    await phase("A", strict, phase_a())
+    await phase("C/B", strict, phase_c_b())
+    if strict:
+        await phase("D", strict, phase_d())
 
 
 async def bare_ceiling(args) -> float:

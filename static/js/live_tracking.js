@@ -60,6 +60,8 @@
         }
         break;
       case "location":
+        // Fixes applied in parallel may arrive out of order: never step back in time.
+        if (state.position && state.position.at && d.at && new Date(d.at) < new Date(state.position.at)) return;
         state.position = d;
         map.setDriver(d);
         break;

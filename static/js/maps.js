@@ -86,6 +86,8 @@
   }
   FleetMap.prototype.upsert = function (d) {
     var prev = this.drivers[d.driver_id] || {};
+    var was = prev.position && prev.position.at, now = d.position && d.position.at;
+    if (was && now && new Date(now) < new Date(was)) return; // never step back in time
     var merged = Object.assign({}, prev, d);
     if (d.position === undefined && d.lat !== undefined) {
       merged.position = { lat: d.lat, lng: d.lng, at: d.at, stale: d.stale };

@@ -1,5 +1,6 @@
 """The fleet simulator sends real fixes through the pipeline and reports progress."""
 
+import ast
 from io import StringIO
 
 import pytest
@@ -18,7 +19,10 @@ def test_simulate_fleet_moves_drivers_through_the_pipeline(dan):
     text = out.getvalue()
     assert "Simulating 3 drivers" in text and "Done:" in text and "sent=" in text
     assert Driver.objects.filter(on_duty=True).count() == 3  # dan and two demo drivers
-    assert LocationFix.objects.filter(flagged=False).count() >= 25
+    done = ast.literal_eval(text.split("Done: ", 1)[1].strip())
+    # However slow this machine is, every fix sent was accepted and stored, from each driver.
+    assert done["sent"] >= 3 and done["accepted"] == done["sent"]
+    assert LocationFix.objects.filter(flagged=False).count() == done["sent"]
     assert LocationFix.objects.values("driver").distinct().count() == 3
     dan.refresh_from_db()
     assert dan.last_fix_at is not None
