@@ -12,11 +12,7 @@ MAX_LENGTH = DriverMessage._meta.get_field("body").max_length
 def _push(message_id: int) -> None:
     from tracking import broadcast
 
-    # The live-tracking issue adds `driver_message_push`; until it is merged the driver app
-    # picks the message up on its next load.
-    push = getattr(broadcast, "driver_message_push", None)
-    if push is not None:
-        push(message_id=message_id)
+    broadcast.driver_message_push(message_id=message_id)
 
 
 @transaction.atomic

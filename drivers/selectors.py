@@ -67,9 +67,9 @@ def driver_for_user(*, user: User) -> Driver:
 def driver_jobs_today(*, driver: Driver) -> list[Shipment]:
     """Open jobs in route order, then those finished today.
 
-    Route order is the time window that matters next: the pickup window until the parcel is
-    picked up, then the delivery window. (The dispatch plan's order replaces this when the
-    planning issue lands.)
+    Route order is the dispatch plan's order when today has one (a job's place is its first
+    remaining stop); jobs the plan does not cover follow, by the time window that matters
+    next: the pickup window until the parcel is picked up, then the delivery window.
     """
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     qs: QuerySet[Shipment] = (
@@ -92,6 +92,14 @@ def driver_jobs_today(*, driver: Driver) -> list[Shipment]:
             "-status_changed_at"
         )[:50]
     )
+    from drivers.planning.selectors import driver_route_order
+
+    planned: dict[int, int] = {}
+    for stop in driver_route_order(driver=driver):
+        planned.setdefault(stop.shipment_id, len(planned))
+    if planned:
+        # sorted() is stable: unplanned jobs keep their window order after the planned ones.
+        open_jobs.sort(key=lambda job: planned.get(job.pk, len(planned)))
     for job in open_jobs:
         job.is_open = True
     for job in done:

@@ -39,6 +39,11 @@ def driver_duty_set(*, driver: Driver, on_duty: bool) -> Driver:
             locked.on_duty = on_duty
             locked.on_duty_since = timezone.now() if on_duty else None
             locked.save(update_fields=["on_duty", "on_duty_since"])
+            if not on_duty:
+                from drivers.planning.triggers import on_driver_off_duty
+
+                # Their not-yet-started jobs are re-planned onto others, after commit.
+                on_driver_off_duty(locked.pk)
     driver.on_duty, driver.on_duty_since = locked.on_duty, locked.on_duty_since
     return driver
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from portals.views import staff
+from portals.views.fleet import fleet_map
 
 urlpatterns: list = [
     path("", staff.console, name="staff-console"),
@@ -14,7 +15,5 @@ urlpatterns: list = [
     path("console/plan/", staff.console_plan, name="staff-console-plan"),
     path("analytics/", staff.analytics_page, name="staff-analytics"),
     path("analytics/<slug:key>.csv", staff.analytics_csv, name="staff-analytics-csv"),
+    path("fleet/", fleet_map, name="staff-fleet"),
 ]
-from portals.views.fleet import fleet_map  # noqa: E402
-
-urlpatterns.append(path("fleet/", fleet_map, name="staff-fleet"))
