@@ -35,20 +35,7 @@ STEP_LABELS = {
 
 
 def _side_fields(side: str) -> tuple[str, ...]:
-    return tuple(
-        f"{side}_{name}"
-        for name in (
-            "address",
-            "address2",
-            "city",
-            "postcode",
-            "lat",
-            "lng",
-            "contact_name",
-            "contact_phone",
-            "instructions",
-        )
-    )
+    return tuple(f"{side}_{part}" for part in services.ADDRESS_PARTS)
 
 
 STEP_FIELDS: dict[str, tuple[str, ...]] = {

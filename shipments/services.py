@@ -15,24 +15,22 @@ from shipments.models import Shipment, ShipmentEvent
 
 # Fields a customer fills in while the shipment is a draft. Status, price, driver, payment and
 # version are never among them.
+# The parts of a pickup or drop-off: `pickup_<part>` and `dropoff_<part>` on Shipment.
+ADDRESS_PARTS = (
+    "address",
+    "address2",
+    "city",
+    "postcode",
+    "lat",
+    "lng",
+    "contact_name",
+    "contact_phone",
+    "instructions",
+)
 DRAFT_FIELDS = frozenset(
     {
         "reference",
-        *(
-            f"{side}_{name}"
-            for side in ("pickup", "dropoff")
-            for name in (
-                "address",
-                "address2",
-                "city",
-                "postcode",
-                "lat",
-                "lng",
-                "contact_name",
-                "contact_phone",
-                "instructions",
-            )
-        ),
+        *(f"{side}_{part}" for side in ("pickup", "dropoff") for part in ADDRESS_PARTS),
         "size_class",
         "weight_kg",
         "length_cm",

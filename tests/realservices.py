@@ -80,3 +80,30 @@ def start_redis_server() -> tuple[subprocess.Popen, str]:
     )
     wait_for_port("127.0.0.1", port)
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def race(n: int, work) -> list:
+    """Run `work(i)` in n threads released together (each on its own database connection);
+    return each result or the exception it raised, in order."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results

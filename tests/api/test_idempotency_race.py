@@ -1,34 +1,10 @@
 """The same Idempotency-Key sent concurrently on PostgreSQL books exactly one shipment."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from shipments.models import IdempotencyKey, Shipment
 from tests.api.conftest import booking_body, client_for
-from tests.realservices import require_postgres
-
-
-def _race(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
+from tests.realservices import race, require_postgres
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,7 +18,7 @@ def test_concurrent_requests_with_one_key_book_one_shipment(alice):
             "/api/v1/shipments", body, format="json", HTTP_IDEMPOTENCY_KEY="race-1"
         )
 
-    responses = _race(5, book)
+    responses = race(5, book)
     assert all(not isinstance(r, Exception) for r in responses), responses
     assert [r.status_code for r in responses] == [201] * 5
     assert len({r.json()["tracking_number"] for r in responses}) == 1
@@ -62,7 +38,7 @@ def test_concurrent_requests_with_one_key_and_other_bodies_book_one(alice):
             "/api/v1/shipments", bodies[i], format="json", HTTP_IDEMPOTENCY_KEY="race-2"
         )
 
-    responses = _race(4, book)
+    responses = race(4, book)
     codes = sorted(r.status_code for r in responses)
     assert codes == [201, 422, 422, 422], [r.json() for r in responses]
     assert Shipment.objects.count() == 1

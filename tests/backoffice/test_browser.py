@@ -13,19 +13,9 @@ from django.urls import reverse
 
 from shipments.lifecycle import Status
 from shipments.models import Shipment
+from tests.browser import ARGS, CHROMIUM
 from tests.factories import make_shipment
 from tests.realservices import unavailable
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture

@@ -17,18 +17,8 @@ from django.utils import timezone
 
 from shipments.lifecycle import Status
 from shipments.models import Shipment
+from tests.browser import ARGS, CHROMIUM
 from tests.realservices import unavailable
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 

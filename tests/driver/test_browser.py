@@ -17,20 +17,11 @@ from playwright.sync_api import expect
 from drivers.models import Driver
 from shipments.lifecycle import Status
 from shipments.models import ProofOfDelivery, Shipment
+from tests.browser import ARGS, CHROMIUM
 from tests.driver.conftest import jpeg_bytes
 from tests.factories import PASSWORD
 from tests.realservices import free_port, require_postgres, unavailable, wait_for_port
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TOUCH_TARGETS = """() => {
   const bad = [];
   for (const el of document.querySelectorAll(

@@ -1,37 +1,14 @@
 """Two connections racing the same transition on PostgreSQL: exactly one wins."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from dropmate.lib.exceptions import InvalidTransition, StaleVersion
 from shipments import services
 from shipments.lifecycle import Status
 from shipments.models import Shipment
 from tests.factories import DriverFactory
-from tests.realservices import require_postgres
-
-
-def _race(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
+from tests.realservices import race, require_postgres
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,7 +27,7 @@ def test_racing_the_same_transition_has_exactly_one_winner(shipment_in, dora, wi
             expected_version=version if with_version else None,
         )
 
-    results = _race(4, accept)
+    results = race(4, accept)
     winners = [r for r in results if isinstance(r, Shipment)]
     losers = [r for r in results if isinstance(r, Exception)]
     assert len(winners) == 1, results
@@ -76,7 +53,7 @@ def test_racing_reassignments_keep_seq_gapless_and_lose_no_update(shipment_in, d
             shipment=shipment, to=Status.ASSIGNED, actor=dora, driver=drivers[i]
         )
 
-    results = _race(6, reassign)
+    results = race(6, reassign)
     assert all(isinstance(r, Shipment) for r in results), results
     fresh = Shipment.objects.get(pk=shipment.pk)
     assert fresh.version == shipment.version + 6

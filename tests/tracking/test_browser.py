@@ -16,19 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM
 from tests.realservices import free_port, unavailable, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SETUP = """
 import json
 from tests.factories import DriverFactory, UserFactory, make_shipment
