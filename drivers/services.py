@@ -5,6 +5,7 @@ what the driver portal needs around it (the reason list, PIN and proof of delive
 """
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -39,6 +40,10 @@ def driver_duty_set(*, driver: Driver, on_duty: bool) -> Driver:
             locked.on_duty = on_duty
             locked.on_duty_since = timezone.now() if on_duty else None
             locked.save(update_fields=["on_duty", "on_duty_since"])
+            from tracking.services import driver_context_forget
+
+            # The socket path caches duty state per process for a moment: drop it now.
+            transaction.on_commit(partial(driver_context_forget, locked.pk))
             if not on_duty:
                 from drivers.planning.triggers import on_driver_off_duty
 

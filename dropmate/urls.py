@@ -15,3 +15,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("portals.urls")),
 ]
+
+handler404 = "dropmate.api.views.not_found"

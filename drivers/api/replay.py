@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from drivers.models import Driver
 from drivers.replay import updates_replay
+from dropmate.api.schema import error_responses
 
 
 class UpdatesReplayApi(APIView):
@@ -24,7 +25,9 @@ class UpdatesReplayApi(APIView):
         # `original_status`.
         results = serializers.ListField(child=serializers.DictField())
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(
+        request=InputSerializer, responses={200: OutputSerializer, **error_responses(404)}
+    )
     def post(self, request: Request) -> Response:
         driver = Driver.objects.filter(user=request.user).first()
         if driver is None:

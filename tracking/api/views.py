@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drivers.models import Driver
+from dropmate.api.schema import error_responses
 from dropmate.lib.exceptions import NotFound
 from shipments.selectors import shipment_get_for_user
 from tracking import selectors, services
@@ -16,7 +17,7 @@ class DriverLocationsApi(APIView):
     """POST /api/v1/drivers/me/locations: the driver's device sends a batch of fixes (its
     offline queue, or the socket's fallback). 200 with one result per fix."""
 
-    @extend_schema(request=s.FixesIn, responses=s.FixesOut)
+    @extend_schema(request=s.FixesIn, responses={200: s.FixesOut, **error_responses(404)})
     def post(self, request: Request) -> Response:
         driver = Driver.objects.filter(user=request.user).first()
         if driver is None:
