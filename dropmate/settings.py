@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "dropmate.accounts",
     "shipments",
@@ -254,6 +255,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "dropmate.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
+    # Swagger UI served from our own static files (no CDN: self-hosted, works offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "DropMate API",
     "DESCRIPTION": "Book, track and operate local deliveries.",
     "VERSION": "1.0.0",
