@@ -114,6 +114,16 @@ else:
         }
     }
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
+if not DATABASE_URL and not DATABASES["default"]["TEST"]["NAME"]:
+    # A file, not Django's shared in-memory database: the live server used by browser tests
+    # answers several requests at once (service worker, page, API), and one in-memory
+    # connection shared between threads fails under that ("bad parameter or API misuse").
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"]["NAME"] = os.path.join(
+        tempfile.gettempdir(), f"dropmate-test-{os.getpid()}.sqlite3"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------------------------
