@@ -4,14 +4,10 @@ then mark another job offline and see it synced exactly once when the connection
 
 import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from playwright.sync_api import expect
 
 from drivers.models import Driver
@@ -20,7 +16,8 @@ from shipments.models import ProofOfDelivery, Shipment
 from tests.browser import ARGS, CHROMIUM
 from tests.driver.conftest import jpeg_bytes
 from tests.factories import PASSWORD
-from tests.realservices import free_port, require_postgres, unavailable, wait_for_port
+from tests.live_server_asgi import asgi_live_server  # noqa: F401  (the fixture)
+from tests.realservices import require_postgres, unavailable
 
 TOUCH_TARGETS = """() => {
   const bad = [];
@@ -202,35 +199,11 @@ def test_driver_works_jobs_on_a_phone_online_and_offline(dan, job, phone, live_s
 
 
 @pytest.fixture
-def daphne_url(transactional_db, tmp_path):
+def daphne_url(asgi_live_server):  # noqa: F811
     """The real ASGI server (HTTP and WebSockets) as a subprocess on this test's PostgreSQL
     database, which it can see because the test commits."""
     require_postgres()
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "1"}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "dropmate.asgi:application"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    return asgi_live_server().url
 
 
 @pytest.mark.browser

@@ -6,7 +6,6 @@ nothing here depends on the test database; tiles are off (no network)."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser import ARGS, CHROMIUM
-from tests.realservices import free_port, unavailable, wait_for_port
+from tests.live_server_asgi import ROOT, start_daphne, stop
+from tests.realservices import free_port, unavailable
 
-ROOT = Path(__file__).resolve().parents[2]
 SETUP = """
 import json
 from tests.factories import DriverFactory, UserFactory, make_shipment
@@ -44,28 +43,6 @@ def server_env(db_path: Path) -> dict:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def start_daphne(env: dict, port: int) -> subprocess.Popen:
-    daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
-    proc = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "dropmate.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port("127.0.0.1", port, timeout=30)
-    return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def send_fix(port: int, session: str, lat: float, lng: float) -> str:
@@ -112,7 +89,7 @@ def test_customer_and_fleet_pages_follow_a_driver_and_recover_after_restart(tmp_
     data = json.loads(out.stdout.strip().splitlines()[-1])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_daphne(env, port)
+    server = start_daphne(env, port, log=tmp_path / "daphne.log")
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -162,7 +139,7 @@ def test_customer_and_fleet_pages_follow_a_driver_and_recover_after_restart(tmp_
                 expect(page.locator("[data-live-status]")).not_to_have_attribute(
                     "data-state", "live", timeout=10000
                 )
-            server = start_daphne(env, port)
+            server = start_daphne(env, port, log=tmp_path / "daphne.log")
             for page in pages.values():
                 expect(page.locator("[data-live-status]")).to_have_attribute(
                     "data-state", "live", timeout=40000
