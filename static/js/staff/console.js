@@ -112,7 +112,11 @@
       refreshSoon(); // catch up on whatever happened while disconnected
     });
     socket.addEventListener("message", function (event) {
-      try { onFrame(JSON.parse(event.data)); } catch (e) { /* ignore a malformed frame */ }
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; /* ignore a malformed frame */ }
+      // The server closes a socket it has not heard from for three pings.
+      if (frame && frame.type === "ping") { socket.send(JSON.stringify({ type: "pong", data: {} })); return; }
+      onFrame(frame);
     });
     socket.addEventListener("close", function () {
       var seconds = document.querySelector(".dm-console").dataset.refreshSeconds;
