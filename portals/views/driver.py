@@ -56,9 +56,13 @@ def _app_context(driver: Driver) -> dict:
 def home(request: HttpRequest) -> HttpResponse:
     driver = _driver(request)
     jobs = selectors.driver_jobs_today(driver=driver)
+    template = "portals/driver/home.html"
+    if request.GET.get("fragment") == "jobs":
+        # Only the job list, for the app to swap in when dispatch changes a job.
+        template += "#job_list"
     return render(
         request,
-        "portals/driver/home.html",
+        template,
         {**_app_context(driver), "jobs": jobs, "open_count": sum(j.is_open for j in jobs)},
     )
 

@@ -424,7 +424,14 @@
     if (socket && socket.readyState <= 1) return;
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/driver/";
     try { socket = new WebSocket(url); } catch (e) { socket = null; return; }
-    socket.onopen = function () { socketDelay = 1000; };
+    var opened = socket;
+    socket.onopen = function () {
+      socketDelay = 1000;
+      body.dataset.socket = "open";
+      // Catch up on what changed while there was no socket: the server answers with a
+      // driver_snapshot of the open jobs, compared with the list on the page.
+      if (jobList()) opened.send(JSON.stringify({ type: "subscribe", data: {} }));
+    };
     socket.onmessage = function (ev) {
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -436,6 +443,14 @@
         jobChanged(msg.data);
         return;
       }
+      if (msg.type === "route_planned") {
+        if (jobList()) refreshJobList({ order: true });
+        return;
+      }
+      if (msg.type === "driver_snapshot" && msg.data) {
+        snapshotArrived(msg.data.jobs || []);
+        return;
+      }
       if (msg.type === "fix_ack" && msg.data) {
         delete awaitingAck[msg.data.client_id];
         body.dataset.transport = "socket";
@@ -444,16 +459,22 @@
     };
     socket.onclose = function () {
       socket = null;
+      body.dataset.socket = "closed";
       if (!sharing()) return;
       socketDelay = Math.min(socketDelay * 2, 60000);
       setTimeout(connectSocket, socketDelay);
     };
   }
 
-  // Dispatch assigned, reassigned or cancelled a job while the app is open: say so, and offer
-  // a reload (never reload by itself: the driver may be filling in a form).
+  // Dispatch assigned, reassigned or cancelled a job while the app is open. On the job list
+  // the list is fetched again and the change announced; elsewhere a note offers a reload
+  // (never a reload by itself: the driver may be filling in a form).
   var announced = {};
   function jobChanged(data) {
+    if (jobList()) {
+      refreshJobList({ tracking: data.tracking_number });
+      return;
+    }
     var key = data.tracking_number + ":" + data.version;
     if (announced[key]) return;
     announced[key] = true;
@@ -468,6 +489,126 @@
     a.textContent = "Refresh";
     p.appendChild(a);
     box.appendChild(p);
+  }
+
+  // --- the job list, live -------------------------------------------------------------------
+  // Only the list is swapped (GET <home>?fragment=jobs), never the duty form above it. Frames
+  // that arrive while a fetch is under way are folded into one more fetch.
+  var listFetch = null;
+  var listAgain = false;
+  var listChanges = [];
+
+  function jobList() { return $("job-list"); }
+
+  function shownJobs() {
+    var out = {};
+    document.querySelectorAll("#job-list li[data-tracking]").forEach(function (li) {
+      var pill = li.querySelector("[data-status]");
+      var where = li.querySelector(".job-where");
+      out[li.dataset.tracking] = {
+        el: li,
+        version: li.dataset.version,
+        open: li.hasAttribute("data-open"),
+        status: pill ? pill.dataset.status : "",
+        label: pill ? pill.textContent.trim() : "",
+        where: where ? where.textContent.trim().replace(/\s+/g, " ") : "",
+      };
+    });
+    return out;
+  }
+
+  function refreshJobList(change) {
+    if (change) listChanges.push(change);
+    if (listFetch) { listAgain = true; return; }
+    var box = jobList();
+    if (!box || !navigator.onLine) return;
+    var before = shownJobs();
+    var order = jobOrder();
+    var changes = listChanges;
+    listChanges = [];
+    listFetch = fetch(box.dataset.src, { credentials: "same-origin" }).then(function (resp) {
+      if (!resp.ok || resp.redirected) throw new Error("job list: HTTP " + resp.status);
+      return resp.text();
+    }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("job-list");
+      if (!fresh) throw new Error("job list: not in the answer"); // e.g. the offline page
+      var current = jobList();
+      var focused = current.contains(document.activeElement) && document.activeElement.getAttribute("href");
+      current.replaceWith(document.adoptNode(fresh));
+      if (focused) {
+        var again = document.querySelector('#job-list a[href="' + CSS.escape(focused) + '"]');
+        if (again) again.focus();
+      }
+      announceChanges(before, order, changes);
+      refreshPending();
+    }).catch(function () {
+      listChanges = changes.concat(listChanges); // the next frame or reconnect tries again
+    }).then(function () {
+      listFetch = null;
+      if (listAgain) { listAgain = false; refreshJobList(); }
+    });
+  }
+
+  function liveNote(text) {
+    flash(text, "info");
+    var notes = document.querySelectorAll("#flash .message-info");
+    for (var i = 0; i < notes.length - 3; i++) notes[i].remove(); // the latest few are enough
+  }
+
+  function jobOrder() {
+    return Array.prototype.map.call(document.querySelectorAll("#job-list li[data-tracking]"), function (li) {
+      return li.dataset.tracking;
+    }).join(" ");
+  }
+
+  function announceChanges(before, order, changes) {
+    var after = shownJobs();
+    var said = { order: false, jobs: {} };
+    changes.forEach(function (change) {
+      var t = change.tracking;
+      if (change.order) {
+        if (!said.order && order !== jobOrder()) {
+          said.order = true;
+          liveNote("Dispatch changed the order of your jobs.");
+        }
+        return;
+      }
+      if (!t || said.jobs[t]) return;
+      var was = before[t];
+      var now = after[t];
+      var text = null;
+      if (now && now.open && !(was && was.open)) {
+        text = "New job " + t + (now.where ? " — " + now.where : "") + ".";
+        now.el.classList.add("job-new");
+        // Open it offline too, like the jobs that were there when the page loaded.
+        var link = now.el.querySelector("a.job-link");
+        if (link && body.dataset.sw === "registered") fetch(link.href, { credentials: "same-origin" }).catch(function () {});
+      } else if (was && !now) {
+        text = "Job " + t + " is no longer on your list.";
+      } else if (was && now && was.status !== now.status) {
+        text = "Job " + t + ": " + now.label + ".";
+      }
+      if (text) {
+        said.jobs[t] = true;
+        liveNote(text);
+      }
+    });
+  }
+
+  // After (re)connecting: fetch the list again when the server's open jobs differ from it.
+  function snapshotArrived(jobs) {
+    if (!jobList()) return;
+    var shown = shownJobs();
+    var open = {};
+    var changed = [];
+    jobs.forEach(function (job) {
+      open[job.tracking_number] = true;
+      var seen = shown[job.tracking_number];
+      if (!seen || !seen.open || seen.version !== String(job.version)) changed.push(job.tracking_number);
+    });
+    Object.keys(shown).forEach(function (t) { if (shown[t].open && !open[t]) changed.push(t); });
+    changed.forEach(function (t) { listChanges.push({ tracking: t }); });
+    if (changed.length) refreshJobList();
   }
 
   function queueFix(fix) {
@@ -525,13 +666,13 @@
   function sharing() { return body.dataset.onDuty === "1"; }
 
   function startSharing() {
+    connectSocket(); // dispatch's changes come over it too, with or without a GPS
     if (!("geolocation" in navigator)) { setSharing("not available on this phone"); return; }
     if (watchId !== null) return;
     setSharing("starting…");
     watchId = navigator.geolocation.watchPosition(onPosition, onPositionError, {
       enableHighAccuracy: true, maximumAge: 5000, timeout: 30000,
     });
-    connectSocket();
     // A phone standing still gets no new positions: still report every interval, so
     // dispatch can tell a parked driver from a silent one.
     heartbeat = setInterval(function () {

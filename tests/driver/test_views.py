@@ -92,6 +92,19 @@ def test_home_lists_todays_jobs_and_an_empty_state(client, dan, job):
     assert shipment.tracking_number in html and 'rel="manifest"' in html
 
 
+def test_job_list_fragment_is_only_the_drivers_own_list(client, dan, erin, job):
+    shipment = job(Status.ASSIGNED)
+    login(client, dan)
+    html = client.get(reverse("driver-home"), {"fragment": "jobs"}).content.decode()
+    assert html.lstrip().startswith('<div id="job-list"')
+    assert f'data-tracking="{shipment.tracking_number}"' in html
+    assert f'data-version="{shipment.version}"' in html
+    assert "duty-button" not in html and "<html" not in html
+    login(client, erin)
+    html = client.get(reverse("driver-home"), {"fragment": "jobs"}).content.decode()
+    assert shipment.tracking_number not in html and "No jobs for you today" in html
+
+
 def test_duty_buttons_switch_duty(client, dan):
     login(client, dan)
     response = client.post(reverse("driver-duty"), {"on_duty": "0"}, follow=True)
