@@ -2,8 +2,9 @@
 second dispatcher's console follows without a reload. (The browser is requested after the
 live server, so it closes first and no request is still running when the server stops.)
 
-Runs on pytest-django's live server (WSGI): until the fleet socket is merged, the second
-console updates through its periodic htmx refresh, set to one second here."""
+Runs on pytest-django's live server (WSGI), which has no sockets: this is the fallback, the
+second console following through its periodic htmx refresh (one second here). The same story
+over real sockets, with the driver's job list too, is in test_browser_live.py."""
 
 import os
 import re
