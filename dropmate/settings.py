@@ -135,8 +135,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # The pub/sub layer delivers to watchers under HTTP load where the list-based
-            # default layer starved its receive loop (measured on this project's benchmark).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # default layer starved its receive loop (measured on this project's benchmark);
+            # ours pipelines group sends (dropmate/layers.py).
+            "BACKEND": "dropmate.layers.PipelinedPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
                 # Pub/sub ignores the Redis database number: separate sites by prefix.
@@ -521,11 +522,17 @@ TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=200
 # Load shedding on the driver socket: fixes per second one socket may send, and fixes one
 # process applies at once; past either, a fix is answered "rejected" (busy) at once.
 TRACKING_WS_MAX_FIX_RATE = env.int("TRACKING_WS_MAX_FIX_RATE", default=10)
-TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=64)
+TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=1000)
 # A fix that would wait longer than this (event loop or worker queue behind) is shed as busy.
 TRACKING_WS_MAX_QUEUE_S = env.float("TRACKING_WS_MAX_QUEUE_S", default=0.25)
 # The staff fleet map gets at most one coalesced positions frame per this many seconds.
 TRACKING_FLEET_COALESCE_S = env.float("TRACKING_FLEET_COALESCE_S", default=1.0)
+# Each server process gathers the positions of the drivers whose sockets it holds and sends
+# them to the fleet sockets once per this many seconds (one group message, not one per fix).
+TRACKING_FLEET_PUBLISH_S = env.float("TRACKING_FLEET_PUBLISH_S", default=0.25)
+# On the socket path ETA is recomputed (and stored) at most this often per driver; "nearby"
+# is checked on every fix.
+TRACKING_ETA_EVERY_S = env.float("TRACKING_ETA_EVERY_S", default=10.0)
 # Catch-up sends the missed events when there are at most this many, else a snapshot.
 TRACKING_CATCH_UP_MAX_EVENTS = env.int("TRACKING_CATCH_UP_MAX_EVENTS", default=100)
 CELERY_BEAT_SCHEDULE["tracking-purge-fixes"] = {

@@ -71,7 +71,7 @@ def test_configured_services_switch_to_postgres_redis_and_s3():
     )
     assert got["db"] == "django.db.backends.postgresql"
     assert got["conn_max_age"] == 0 and got["pool"] is True
-    assert got["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert got["layer"] == "dropmate.layers.PipelinedPubSubChannelLayer"
     assert got["layer_hosts"][0]["max_connections"] > 100
     assert got["cache"].endswith("RedisCache")
     assert got["eager"] is False

@@ -42,7 +42,7 @@ def layer(request, settings):
         url = redis_url()
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "BACKEND": "dropmate.layers.PipelinedPubSubChannelLayer",
                 "CONFIG": {"hosts": [url], "prefix": f"trk-test-{uuid.uuid4().hex[:8]}"},
             }
         }
