@@ -40,10 +40,11 @@ def driver_duty_set(*, driver: Driver, on_duty: bool) -> Driver:
             locked.on_duty = on_duty
             locked.on_duty_since = timezone.now() if on_duty else None
             locked.save(update_fields=["on_duty", "on_duty_since"])
-            from tracking.services import driver_context_forget
+            from tracking.broadcast import driver_duty_push
 
-            # The socket path caches duty state per process for a moment: drop it now.
-            transaction.on_commit(partial(driver_context_forget, locked.pk))
+            # The socket path holds the driver's duty state in each server process: their
+            # sockets hear this and drop it (and the driver app shows the new state).
+            transaction.on_commit(partial(driver_duty_push, driver_id=locked.pk, on_duty=on_duty))
             if not on_duty:
                 from drivers.planning.triggers import on_driver_off_duty
 

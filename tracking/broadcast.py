@@ -23,8 +23,10 @@ FORWARD = "dropmate.forward"
 # A location frame for a shipment's watchers; the consumer forwards it to a customer only when
 # `customer_visible` is true (the privacy rule, decided when the fix was applied).
 LOCATION = "dropmate.location"
-# One driver's position for the fleet consumers to coalesce.
+# One driver's position for the fleet consumers to coalesce (HTTP path)...
 FLEET_POSITION = "dropmate.fleet_position"
+# ...or several, gathered by one server process (socket path: tracking.services.live).
+FLEET_POSITIONS = "dropmate.fleet_positions"
 
 
 def shipment_group(tracking_number: str) -> str:
@@ -217,6 +219,15 @@ def location_push(
 
 def eta_push(*, tracking_number: str, eta: dict[str, Any]) -> None:
     _send(shipment_group(tracking_number), eta_message(tracking_number, eta))
+
+
+def driver_duty_push(*, driver_id: int, on_duty: bool) -> None:
+    """The driver went on or off duty: their sockets get `duty_updated` (and the server
+    processes holding them drop the duty state they keep for the location pipeline)."""
+    from tracking.services import driver_context_forget
+
+    driver_context_forget(driver_id)
+    _send(driver_group(driver_id), message("duty_updated", {"on_duty": on_duty}))
 
 
 def driver_message_push(*, message_id: int) -> None:

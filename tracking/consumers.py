@@ -23,16 +23,18 @@ Close codes (the socket is accepted first so browsers see the code):
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import random
 import time
+import weakref
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections
 
 from drivers.models import Driver
 from dropmate.lib.exceptions import NotFound
@@ -55,27 +57,9 @@ open_sockets = 0
 # Fixes being applied right now in this process; past TRACKING_WS_MAX_INFLIGHT_FIXES new ones
 # are answered "busy" at once (the device keeps them and sends them again).
 fixes_in_flight = 0
+SHED = frozenset({services.BUSY, services.TOO_FAST})
 # Fixes one driver socket may have in progress at once.
 PENDING_PER_SOCKET = 4
-
-
-def _ingest_sync(driver: Driver, data: dict, queued_at: float) -> list[dict]:
-    if time.monotonic() - queued_at > settings.TRACKING_WS_MAX_QUEUE_S:
-        # It waited too long for a worker: the process is behind. Shedding it now keeps the
-        # latency of what we do accept bounded instead of letting the queue grow.
-        return [services.result_refused(data, services.BUSY)]
-    close_old_connections()
-    try:
-        return services.fixes_ingest(driver=driver, fixes=[data], buffered=True)
-    finally:
-        close_old_connections()
-
-
-async def _ingest(driver: Driver, data: dict) -> list[dict]:
-    """Apply one fix off the event loop. Not thread-sensitive: fixes from different sockets
-    run in parallel worker threads, so their database and Redis round trips overlap instead of
-    queueing behind one thread (each fix is one short transaction of its own)."""
-    return await sync_to_async(_ingest_sync, thread_sensitive=False)(driver, data, time.monotonic())
 
 
 class LoopLag:
@@ -103,6 +87,51 @@ class LoopLag:
 loop_lag = LoopLag()
 
 
+class Heartbeat:
+    """One task per event loop pings every socket about once per TRACKING_WS_HEARTBEAT_S and
+    closes those silent for 3 intervals (a task per socket would cost memory per socket).
+    First pings are spread over the interval so a connect storm doesn't become a ping storm."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
+        self.tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = weakref.WeakKeyDictionary()
+
+    def add(self, consumer: "LiveConsumer") -> None:
+        loop = asyncio.get_running_loop()
+        interval = settings.TRACKING_WS_HEARTBEAT_S
+        consumer.next_ping = time.monotonic() + interval * random.uniform(0.5, 1.0)
+        self.sockets.setdefault(loop, {})[consumer] = None
+        task = self.tasks.get(loop)
+        if task is None or task.done():
+            self.tasks[loop] = loop.create_task(self._run(self.sockets[loop]))
+
+    def discard(self, consumer: "LiveConsumer") -> None:
+        with contextlib.suppress(RuntimeError):
+            self.sockets.get(asyncio.get_running_loop(), {}).pop(consumer, None)
+
+    async def _run(self, sockets: dict) -> None:
+        while sockets:
+            interval = settings.TRACKING_WS_HEARTBEAT_S
+            await asyncio.sleep(min(1.0, interval / 4))
+            now = time.monotonic()
+            for consumer in list(sockets):
+                if consumer.next_ping > now:
+                    continue
+                try:
+                    if now - consumer.last_heard > 3 * interval:
+                        sockets.pop(consumer, None)
+                        await consumer.close(code=CLOSE_HEARTBEAT)
+                    else:
+                        consumer.next_ping = now + interval
+                        await consumer.send_frame(PING)
+                except Exception:  # a socket going away mid-ping is not our problem
+                    sockets.pop(consumer, None)
+
+
+heartbeat = Heartbeat()
+PING = broadcast.message("ping", {})
+
+
 class Refused(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -120,7 +149,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         global open_sockets
         self.user = self.scope.get("user")
         self._counted = False
-        self._heartbeat: asyncio.Task | None = None
         self.last_heard = time.monotonic()
         await self.accept()
         if open_sockets >= settings.TRACKING_WS_MAX_CONNECTIONS:
@@ -139,15 +167,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups.append(group)
-        self._heartbeat = asyncio.ensure_future(self.heartbeat())
+        heartbeat.add(self)
 
     async def disconnect(self, code: int) -> None:
         global open_sockets
         if self._counted:
             open_sockets -= 1
             self._counted = False
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        heartbeat.discard(self)
         await self.cleanup()
 
     async def cleanup(self) -> None:
@@ -167,14 +194,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, message: str, **details: Any) -> None:
         await self.send_frame(broadcast.error_message(code, message, **details))
 
-    async def heartbeat(self) -> None:
-        interval = settings.TRACKING_WS_HEARTBEAT_S
-        while True:
-            await asyncio.sleep(interval)
-            if time.monotonic() - self.last_heard > 3 * interval:
-                await self.close(code=CLOSE_HEARTBEAT)
-                return
-            await self.send_frame(broadcast.message("ping", {}))
+    async def dispatch(self, message: dict) -> None:
+        """As Channels' own, without closing stale database connections (a trip to a worker
+        thread) before every message: at hundreds of messages a second that trip is most of
+        the work. Handlers that use the database go through database_sync_to_async, which
+        closes stale connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         self.last_heard = time.monotonic()
@@ -295,8 +323,14 @@ class FleetConsumer(LiveConsumer):
         await self.send_frame(broadcast.message("fleet_snapshot", snapshot))
 
     async def dropmate_fleet_position(self, event: dict) -> None:
-        position = event["position"]
-        self.pending[position["driver_id"]] = position
+        self._pend([event["position"]])
+
+    async def dropmate_fleet_positions(self, event: dict) -> None:
+        self._pend(event["positions"])
+
+    def _pend(self, positions: list[dict]) -> None:
+        for position in positions:
+            self.pending[position["driver_id"]] = position
         if self._flush is None or self._flush.done():
             wait = self._last_flush + settings.TRACKING_FLEET_COALESCE_S - time.monotonic()
             self._flush = asyncio.ensure_future(self._flush_later(max(0.0, wait)))
@@ -332,6 +366,13 @@ class DriverConsumer(LiveConsumer):
         self._fix_tasks: set[asyncio.Task] = set()
         loop_lag.ensure_started()
         return [broadcast.driver_group(driver.pk)]
+
+    async def connect(self) -> None:
+        await super().connect()
+        if self.groups:
+            # Ready before the first fix: the location pipeline's view of this driver (after
+            # joining the group, so no push is missed while it loads).
+            await services.live.driver_context(self.driver.pk)
 
     async def dropmate_forward(self, event: dict) -> None:
         # One of this driver's shipments changed: the pipeline must not use a cached status.
@@ -375,15 +416,20 @@ class DriverConsumer(LiveConsumer):
             # come back out of order (they carry the client id; the pipeline orders by time).
             fixes_in_flight += 1
             self._pending += 1
-            task = asyncio.ensure_future(self._apply_fix(data))
+            task = asyncio.ensure_future(self._apply_fix(data, now))
             self._fix_tasks.add(task)
             task.add_done_callback(self._fix_tasks.discard)
 
-    async def _apply_fix(self, data: dict) -> None:
+    async def _apply_fix(self, data: dict, queued_at: float) -> None:
         global fixes_in_flight
         try:
-            # Every fix is authorised again by the pipeline (the driver's duty state).
-            [result] = await _ingest(self.driver, data)
+            if time.monotonic() - queued_at > settings.TRACKING_WS_MAX_QUEUE_S:
+                # It waited too long for its turn: the process is behind. Shedding it keeps
+                # the latency of what we do accept bounded instead of growing a queue.
+                result = services.result_refused(data, services.BUSY)
+            else:
+                # Every fix is authorised again by the pipeline (the driver's duty state).
+                result = await services.fix_apply(driver_id=self.driver.pk, raw=data)
         except Exception:
             # Redis or the database is down: the device keeps the fix and resends it.
             logger.exception("applying a fix failed")
@@ -395,7 +441,9 @@ class DriverConsumer(LiveConsumer):
 
     async def _ack(self, result: dict) -> None:
         await self.send_frame(broadcast.fix_ack_message(result))
-        if result["status"] == "rejected":
+        # An error frame is for a bad fix; "busy" and "too fast" are load shedding, said in
+        # the ack alone (an extra frame per shed fix would only add to the load).
+        if result["status"] == "rejected" and result["error"] not in SHED:
             await self.send_error("invalid_fix", result["error"], client_id=result["client_id"])
 
     async def cleanup(self) -> None:

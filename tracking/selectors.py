@@ -67,25 +67,57 @@ def driver_shipments_active(*, driver_id: int) -> QuerySet[Shipment]:
     return Shipment.objects.filter(driver_id=driver_id, status__in=ACTIVE).order_by("pk")
 
 
-def stops_in_order(*, position: dict[str, Any] | None, shipments: list[Shipment]) -> list[Shipment]:
-    """The drop-offs the driver still has to make, in visiting order: nearest first from the
-    driver's position (no route plan is stored yet; when one is, its order goes here)."""
+def driver_plan_order(*, driver_id: int) -> list[int]:
+    """The shipments whose drop-offs today's route plan has the driver make, in its order
+    (empty without a plan)."""
+    from drivers.models import RouteStop
+
+    return list(
+        RouteStop.objects.filter(
+            route__driver_id=driver_id,
+            route__date=timezone.localdate(),
+            kind=RouteStop.Kind.DROPOFF,
+            shipment__driver_id=driver_id,
+            shipment__status__in=CARRYING,
+        )
+        .order_by("position")
+        .values_list("shipment_id", flat=True)
+    )
+
+
+def stops_in_order(
+    *,
+    position: dict[str, Any] | None,
+    shipments: list[Shipment],
+    plan: list[int] | None = None,
+) -> list[Shipment]:
+    """The drop-offs the driver still has to make, in visiting order: the route plan's order
+    (`plan`: shipment ids, from driver_plan_order) when there is one, then whatever the plan
+    doesn't hold nearest first from the driver's position."""
     carrying = [s for s in shipments if s.status in CARRYING and s.dropoff_point is not None]
-    if position is None:
-        return carrying
-    start = (position["lat"], position["lng"])
-    order = eta.order_stops(start=start, stops=[(s.pk, s.dropoff_point) for s in carrying])
     by_id = {s.pk: s for s in carrying}
-    return [by_id[pk] for pk in order]
+    planned = [by_id.pop(pk) for pk in plan or () if pk in by_id]
+    rest = [s for s in carrying if s.pk in by_id]
+    if position is None or len(rest) < 2:
+        return planned + rest
+    start = planned[-1].dropoff_point if planned else (position["lat"], position["lng"])
+    order = eta.order_stops(start=start, stops=[(s.pk, s.dropoff_point) for s in rest])
+    return planned + [by_id[pk] for pk in order]
 
 
-def next_stop_id(*, position: dict[str, Any] | None, shipments: list[Shipment]) -> int | None:
-    ordered = stops_in_order(position=position, shipments=shipments)
+def next_stop_id(
+    *, position: dict[str, Any] | None, shipments: list[Shipment], plan: list[int] | None = None
+) -> int | None:
+    ordered = stops_in_order(position=position, shipments=shipments, plan=plan)
     return ordered[0].pk if ordered else None
 
 
 def customer_may_see_driver(
-    *, shipment: Shipment, position: dict[str, Any] | None, shipments: list[Shipment]
+    *,
+    shipment: Shipment,
+    position: dict[str, Any] | None,
+    shipments: list[Shipment],
+    plan: list[int] | None = None,
 ) -> bool:
     """The privacy rule: a customer sees the driver only while their shipment is out for
     delivery with that driver and their stop is the next one."""
@@ -93,7 +125,7 @@ def customer_may_see_driver(
         shipment.status == Status.OUT_FOR_DELIVERY
         and shipment.driver_id is not None
         and position is not None
-        and next_stop_id(position=position, shipments=shipments) == shipment.pk
+        and next_stop_id(position=position, shipments=shipments, plan=plan) == shipment.pk
     )
 
 
@@ -116,7 +148,10 @@ def shipment_live_position(*, shipment: Shipment, user: User) -> dict[str, Any] 
     if role != lifecycle.CUSTOMER or shipment.customer_id != user.pk:
         return None
     shipments = list(driver_shipments_active(driver_id=driver.pk))
-    if not customer_may_see_driver(shipment=shipment, position=position, shipments=shipments):
+    plan = driver_plan_order(driver_id=driver.pk)
+    if not customer_may_see_driver(
+        shipment=shipment, position=position, shipments=shipments, plan=plan
+    ):
         return None
     shown = position_public(position)
     return None if shown["stale"] else shown
@@ -181,9 +216,9 @@ def shipment_catch_up(*, shipment: Shipment, user: User, after: int) -> list[dic
     return frames
 
 
-def driver_state(*, driver: Driver, statuses: set[str], position: dict | None) -> str:
+def driver_state(*, on_duty: bool, statuses: set[str], position: dict | None) -> str:
     """How the fleet map colours a driver."""
-    if not driver.on_duty:
+    if not on_duty:
         return "off_duty"
     if position is None or position_public(position)["stale"]:
         return "no_signal"
@@ -216,7 +251,7 @@ def fleet_snapshot(*, user: User) -> dict[str, Any]:
                 "vehicle": d.vehicle.name if d.vehicle_id else None,
                 "vehicle_id": d.vehicle_id,
                 "state": driver_state(
-                    driver=d, statuses=statuses.get(d.pk, set()), position=position
+                    on_duty=d.on_duty, statuses=statuses.get(d.pk, set()), position=position
                 ),
                 "position": position_public(position) if position else None,
             }

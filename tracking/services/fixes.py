@@ -2,7 +2,6 @@
 arrival times and the history purge."""
 
 import math
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from shipments.lifecycle import Status
 from shipments.models import Shipment
 from tracking import broadcast, eta, selectors
 from tracking import cache as live
-from tracking.buffer import buffer
+from tracking.buffer import buffer, row_of
 from tracking.models import LocationFix
 
 ACCEPTED, DUPLICATE, FLAGGED, REJECTED = "accepted", "duplicate", "flagged", "rejected"
@@ -36,30 +35,13 @@ class FixRejected(Exception):
     pass
 
 
-# The socket hot path reads a driver's duty state and active shipments at most every
-# CONTEXT_TTL_S per process instead of for every fix. The driver's socket drops the entry as
-# soon as one of their shipments changes (driver_context_forget), so the privacy rule never
-# runs on a stale status; a duty change is picked up within the TTL.
-CONTEXT_TTL_S = 2.0
-_contexts: dict[int, tuple[float, bool, list[Shipment]]] = {}
-
-
-def driver_context_forget(driver_id: int) -> None:
-    _contexts.pop(driver_id, None)
-
-
-def _driver_context(driver: Driver, *, cached: bool) -> tuple[bool, list[Shipment]]:
-    now = time.monotonic()
-    hit = _contexts.get(driver.pk) if cached else None
-    if hit is not None and hit[0] > now:
-        return hit[1], hit[2]
+def driver_context_load(driver: Driver) -> tuple[bool, list[Shipment], list[int]]:
+    """Whether the driver is on duty, their active shipments and today's plan order."""
     on_duty = Driver.objects.filter(pk=driver.pk, on_duty=True).exists()
+    if not on_duty:
+        return False, [], []
     shipments = list(selectors.driver_shipments_active(driver_id=driver.pk))
-    if cached:
-        if len(_contexts) > 50_000:
-            _contexts.clear()
-        _contexts[driver.pk] = (now + CONTEXT_TTL_S, on_duty, shipments)
-    return on_duty, shipments
+    return True, shipments, selectors.driver_plan_order(driver_id=driver.pk)
 
 
 @dataclass
@@ -74,13 +56,13 @@ class Fix:
     shipment: str | None
 
 
-def _result(client_id: Any, status: str, error: str | None = None) -> dict[str, Any]:
+def fix_result(client_id: Any, status: str, error: str | None = None) -> dict[str, Any]:
     return {"client_id": client_id, "status": status, "error": error}
 
 
 def result_refused(raw: Any, error: str) -> dict[str, Any]:
     """The result for a fix refused before it was looked at (load shedding)."""
-    return _result(raw.get("client_id") if isinstance(raw, dict) else None, REJECTED, error)
+    return fix_result(raw.get("client_id") if isinstance(raw, dict) else None, REJECTED, error)
 
 
 def _number(raw: dict, name: str, *, required: bool, low: float, high: float) -> float | None:
@@ -133,7 +115,7 @@ def fix_parse(raw: Any, *, now: datetime) -> Fix:
     )
 
 
-def _position(fix: Fix, *, learned: float | None) -> dict[str, Any]:
+def position_from_fix(fix: Fix, *, learned: float | None) -> dict[str, Any]:
     return {
         "lat": fix.lat,
         "lng": fix.lng,
@@ -145,7 +127,7 @@ def _position(fix: Fix, *, learned: float | None) -> dict[str, Any]:
     }
 
 
-def _is_jump(previous: dict[str, Any] | None, fix: Fix) -> bool:
+def fix_is_jump(previous: dict[str, Any] | None, fix: Fix) -> bool:
     if previous is None:
         return False
     at = parse_datetime(previous["at"]) if isinstance(previous["at"], str) else previous["at"]
@@ -160,7 +142,7 @@ def _is_jump(previous: dict[str, Any] | None, fix: Fix) -> bool:
     return speed > settings.TRACKING_MAX_SPEED_MPS
 
 
-def _observed_speed(previous: dict[str, Any] | None, fix: Fix) -> float | None:
+def speed_observed(previous: dict[str, Any] | None, fix: Fix) -> float | None:
     if fix.speed_mps is not None:
         return fix.speed_mps
     if previous is None:
@@ -198,16 +180,16 @@ def fixes_ingest(
     def client_id_of(raw: Any) -> Any:
         return raw.get("client_id") if isinstance(raw, dict) else None
 
-    on_duty, shipments = _driver_context(driver, cached=buffered)
+    on_duty, shipments, plan = driver_context_load(driver)
     if not on_duty:
-        return [_result(client_id_of(raw), REJECTED, OFF_DUTY) for raw in fixes]
+        return [fix_result(client_id_of(raw), REJECTED, OFF_DUTY) for raw in fixes]
 
     parsed: list[tuple[int, Fix]] = []
     for i, raw in enumerate(fixes):
         try:
             parsed.append((i, fix_parse(raw, now=now)))
         except FixRejected as exc:
-            results[i] = _result(client_id_of(raw), REJECTED, str(exc))
+            results[i] = fix_result(client_id_of(raw), REJECTED, str(exc))
 
     wanted = {f.shipment for _, f in parsed if f.shipment}
     shipment_ids = {s.tracking_number: s.pk for s in shipments if s.tracking_number in wanted}
@@ -220,13 +202,13 @@ def fixes_ingest(
     kept: list[tuple[int, Fix]] = []
     for i, fix in parsed:
         if fix.shipment and fix.shipment not in shipment_ids:
-            results[i] = _result(fix.client_id, REJECTED, "No such shipment among your jobs.")
+            results[i] = fix_result(fix.client_id, REJECTED, "No such shipment among your jobs.")
         else:
             kept.append((i, fix))
 
     if buffered and not buffer.has_room(len(kept)):
         for i, fix in kept:
-            results[i] = _result(fix.client_id, REJECTED, BUSY)
+            results[i] = fix_result(fix.client_id, REJECTED, BUSY)
         return results  # type: ignore[return-value]
 
     stored: set[str] = set()
@@ -241,7 +223,7 @@ def fixes_ingest(
     claimed: list[tuple[int, str]] = []
     for i, fix in sorted(kept, key=lambda item: item[1].device_time):
         if fix.client_id in stored or not live.seen_claim(driver.pk, fix.client_id):
-            results[i] = _result(fix.client_id, DUPLICATE)
+            results[i] = fix_result(fix.client_id, DUPLICATE)
             continue
         claimed.append((driver.pk, fix.client_id))
         fresh.append((i, fix))
@@ -250,6 +232,7 @@ def fixes_ingest(
         _apply(
             driver=driver,
             shipments=shipments,
+            plan=plan,
             fresh=fresh,
             shipment_ids=shipment_ids,
             results=results,
@@ -267,6 +250,7 @@ def _apply(
     *,
     driver: Driver,
     shipments: list[Shipment],
+    plan: list[int],
     fresh: list[tuple[int, Fix]],
     shipment_ids: dict[str, int],
     results: list,
@@ -279,16 +263,16 @@ def _apply(
     newest: dict[str, Any] | None = None
     rows = []
     for i, fix in fresh:
-        flagged = _is_jump(latest, fix)
+        flagged = fix_is_jump(latest, fix)
         if not flagged:
             latest_at = None if latest is None else parse_datetime(str(latest["at"]))
             if latest_at is None or fix.device_time > latest_at:
                 learned = eta.speed_learn(
                     previous=(latest or {}).get("speed_learned"),
-                    observed=_observed_speed(latest, fix),
+                    observed=speed_observed(latest, fix),
                     start=settings.TRACKING_DEFAULT_SPEED_MPS,
                 )
-                latest = newest = _position(fix, learned=learned)
+                latest = newest = position_from_fix(fix, learned=learned)
         rows.append(
             LocationFix(
                 driver_id=driver.pk,
@@ -304,12 +288,12 @@ def _apply(
                 flagged=flagged,
             )
         )
-        results[i] = _result(fix.client_id, FLAGGED if flagged else ACCEPTED)
+        results[i] = fix_result(fix.client_id, FLAGGED if flagged else ACCEPTED)
     last = None
     if newest is not None:
         last = (driver.pk, newest["lat"], newest["lng"], parse_datetime(newest["at"]))
     if buffered:
-        transaction.on_commit(partial(buffer.add, rows, last))
+        transaction.on_commit(partial(buffer.add, [row_of(r) for r in rows], last))
     else:
         LocationFix.objects.bulk_create(rows, ignore_conflicts=True)
         if last is not None:
@@ -317,25 +301,17 @@ def _apply(
                 last_lat=last[1], last_lng=last[2], last_fix_at=last[3]
             )
     if newest is not None:
-        transaction.on_commit(partial(_latest_store, driver.pk, newest))
-        _position_applied(driver=driver, shipments=shipments, position=newest, now=now)
+        # Fixes of one driver applied in parallel may commit out of order: the store keeps
+        # the newest.
+        transaction.on_commit(partial(live.latest_set, driver.pk, newest))
+        _position_applied(driver=driver, shipments=shipments, plan=plan, position=newest, now=now)
 
 
-def _latest_store(driver_id: int, position: dict[str, Any]) -> None:
-    """Keep the newest position: fixes of one driver applied in parallel may commit out of
-    order, and an older one must not replace a newer one."""
-    current = live.latest_get(driver_id)
-    if current is not None and parse_datetime(str(current["at"])) > parse_datetime(position["at"]):
-        return
-    live.latest_set(driver_id, position)
-
-
-def _position_applied(
-    *, driver: Driver, shipments: list[Shipment], position: dict[str, Any], now: datetime
+def position_effects(
+    *, shipments: list[Shipment], ordered: list[Shipment], position: dict[str, Any], now: datetime
 ) -> None:
-    """ETA, "nearby" and the fan-out for a driver's new position. Inside the transaction."""
-    ordered = selectors.stops_in_order(position=position, shipments=shipments)
-    next_id = ordered[0].pk if ordered else None
+    """What a driver's new position changes in the database: the ETA of every stop still to
+    make, and "driver is nearby" (once per shipment). Run it in a transaction."""
     here = (position["lat"], position["lng"])
     _etas_update(ordered=ordered, position=position, now=now)
     radius = settings.TRACKING_NEARBY_RADIUS_M
@@ -347,18 +323,46 @@ def _position_applied(
             and eta.distance_m(here, shipment.dropoff_point) <= radius
         ):
             shipment_nearby_trigger(shipment=shipment, now=now)
+
+
+def position_audience(
+    *,
+    on_duty: bool,
+    shipments: list[Shipment],
+    ordered: list[Shipment],
+    position: dict[str, Any],
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any], list[tuple[str, bool]]]:
+    """Who is told about a new position, and what: (the position as clients see it, the fleet
+    map's version with the driver's state, [(tracking number, whether its customer may see
+    the driver)]). The privacy rule: only the customer of the next stop, out for delivery."""
+    next_id = ordered[0].pk if ordered else None
     visible = [
         (s.tracking_number, s.status == Status.OUT_FOR_DELIVERY and s.pk == next_id)
         for s in shipments
     ]
     shown = selectors.position_public(position, now=now)
     statuses = {s.status for s in shipments}
-    shown_fleet = {
-        **shown,
-        "state": selectors.driver_state(driver=driver, statuses=statuses, position=position),
-    }
+    state = selectors.driver_state(on_duty=on_duty, statuses=statuses, position=position)
+    return shown, {**shown, "state": state}, visible
+
+
+def _position_applied(
+    *,
+    driver: Driver,
+    shipments: list[Shipment],
+    plan: list[int],
+    position: dict[str, Any],
+    now: datetime,
+) -> None:
+    """ETA, "nearby" and the fan-out for a driver's new position. Inside the transaction."""
+    ordered = selectors.stops_in_order(position=position, shipments=shipments, plan=plan)
+    position_effects(shipments=shipments, ordered=ordered, position=position, now=now)
+    shown, fleet, visible = position_audience(
+        on_duty=True, shipments=shipments, ordered=ordered, position=position, now=now
+    )
     transaction.on_commit(
-        partial(_fan_out, driver_id=driver.pk, fleet=shown_fleet, shown=shown, visible=visible)
+        partial(_fan_out, driver_id=driver.pk, fleet=fleet, shown=shown, visible=visible)
     )
 
 
@@ -378,6 +382,7 @@ def _etas_update(*, ordered: list[Shipment], position: dict[str, Any], now: date
         high=settings.TRACKING_MAX_ETA_SPEED_MPS,
     )
     start = (position["lat"], position["lng"])
+    stored: dict[str, dict[str, Any]] = {}
     for k, shipment in enumerate(ordered):
         seconds = eta.eta_seconds(
             start=start,
@@ -395,13 +400,14 @@ def _etas_update(*, ordered: list[Shipment], position: dict[str, Any], now: date
             "fix_at": position["at"],
             "updated_at": now.isoformat(),
         }
-        cache.set(live.eta_key(shipment.pk), data, timeout=86400)
+        stored[live.eta_key(shipment.pk)] = data
         if eta.eta_moved(previous=shipment.predicted_arrival, current=window.at):
             Shipment.objects.filter(pk=shipment.pk).update(predicted_arrival=window.at)
             shipment.predicted_arrival = window.at
             transaction.on_commit(
                 partial(broadcast.eta_push, tracking_number=shipment.tracking_number, eta=data)
             )
+    cache.set_many(stored, timeout=86400)
 
 
 def shipment_nearby_trigger(*, shipment: Shipment, now: datetime | None = None) -> bool:
