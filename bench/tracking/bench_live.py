@@ -83,10 +83,18 @@ def wait_port(port: int, timeout: float = 60) -> None:
 
 
 def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Resident memory of a process and its children (the workers of dropmate.serve)."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += rss_kb(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -136,9 +144,23 @@ def prepare(env: dict, drivers: int) -> dict:
     return json.loads(out[out.index("BENCH") + 5 :].splitlines()[0])
 
 
+WORKERS = 2
+
+
 def start_server(kind: str, env: dict, port: int) -> subprocess.Popen:
     if kind == "daphne":
-        cmd = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "dropmate.asgi:application"]
+        # dropmate.serve: WORKERS daphne processes sharing the port (SO_REUSEPORT).
+        cmd = [
+            sys.executable,
+            "-m",
+            "dropmate.serve",
+            "--workers",
+            str(WORKERS),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
     elif kind == "uvicorn":
         cmd = [
             str(BIN / "uvicorn"),
@@ -146,6 +168,8 @@ def start_server(kind: str, env: dict, port: int) -> subprocess.Popen:
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(WORKERS),
             "--ws-per-message-deflate",
             "false",
             "--no-access-log",
@@ -617,7 +641,15 @@ def main() -> int:
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
     )
     parser.add_argument("--db", default="dropmate_tracking_bench")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="server processes (daphne via dropmate.serve)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database and sessions of the last run"
+    )
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     if args.quick:
         args.duration, args.compare_duration, args.connections = 15, 10, 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -643,8 +675,16 @@ def main() -> int:
     if shutil.which("daphne", path=str(BIN)) is None:
         raise SystemExit("daphne not found next to this Python")
     started = time.monotonic()
-    say(f"Preparing {args.drivers} drivers with an out-for-delivery shipment each…")
-    data = prepare(env, args.drivers)
+    say(
+        f"Server: {args.workers} process(es). Preparing {args.drivers} drivers with an "
+        "out-for-delivery shipment each…"
+    )
+    saved = Path(f"/tmp/{args.db}-{args.drivers}.json")
+    if args.reuse and saved.exists():
+        data = json.loads(saved.read_text())
+    else:
+        data = prepare(env, args.drivers)
+        saved.write_text(json.dumps(data))
     say(f"  ready in {time.monotonic() - started:.0f}s")
     bare_p99 = asyncio.run(bare_ceiling(args))
     asyncio.run(run_server_suite("daphne", env, data, args, bare_p99))
