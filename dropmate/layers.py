@@ -13,6 +13,7 @@ on the same prefix talk to each other.
 import asyncio
 import logging
 import weakref
+from urllib.parse import urlsplit
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -79,3 +80,22 @@ class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
     async def group_send(self, group: str, message: dict) -> None:
         publisher, channel = self.publisher(group)
         await publisher.publish(channel, self.serialize(message))
+
+    def group_channel(self, group: str) -> str:
+        """The Redis channel a group's messages are published on (for a caller that publishes
+        them itself, inside a script: tracking.cache.fix_claim). Call inside an event loop."""
+        return self._get_layer()._get_group_channel_name(group)
+
+    def redis_server(self) -> tuple[str, int] | None:
+        """(host, port) of the one Redis this layer publishes to; None when sharded."""
+        hosts = self._kwargs.get("hosts") or ["redis://localhost:6379"]
+        if len(hosts) != 1:
+            return None
+        host = hosts[0]
+        return same_server(host["address"] if isinstance(host, dict) else host)
+
+
+def same_server(url: str) -> tuple[str, int]:
+    """A Redis URL's (host, port): pub/sub ignores the database number."""
+    parsed = urlsplit(url)
+    return (parsed.hostname or "localhost", parsed.port or 6379)

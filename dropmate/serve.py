@@ -6,13 +6,16 @@ One daphne process runs on one core (Python's GIL). Each worker gets its own lis
 socket bound with SO_REUSEPORT to the same address, so the kernel spreads new connections
 over them. Workers share everything else through PostgreSQL and Redis (the channel layer
 delivers a group message to sockets in every process). A worker that dies is started again
-(at most once every 2 s); SIGTERM or SIGINT stops them all.
+(at most once every 2 s); SIGTERM or SIGINT stops them all (killed after 8 s), and they
+also stop when the launcher itself is killed.
 
 Without REDIS_URL the channel layer is in-memory, which only reaches sockets in the same
 process: then one worker is used, whatever --workers says.
 """
 
 import argparse
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -22,6 +25,16 @@ import time
 from pathlib import Path
 
 DAPHNE = Path(sys.executable).with_name("daphne")
+# Seconds a worker gets to close its sockets on SIGTERM before it is killed.
+GRACE_S = 8.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: get SIGTERM when this launcher dies, however it dies."""
+    # Not Linux: no prctl, and the launcher's own SIGTERM handling remains.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -57,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     def start(sock: socket.socket) -> subprocess.Popen:
         fd = sock.fileno()
         return subprocess.Popen(
-            [str(DAPHNE), "--fd", str(fd), *extra, args.app], pass_fds=(fd,), close_fds=True
+            [str(DAPHNE), "--fd", str(fd), *extra, args.app],
+            pass_fds=(fd,),
+            close_fds=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (no threads in this launcher)
         )
 
     children = [start(sock) for sock in sockets]
@@ -76,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         time.sleep(0.2)
         if stopping:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + GRACE_S
             for child in children:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -523,6 +523,9 @@ TRACKING_WS_MAX_CONNECTIONS = env.int("TRACKING_WS_MAX_CONNECTIONS", default=200
 # process applies at once; past either, a fix is answered "rejected" (busy) at once.
 TRACKING_WS_MAX_FIX_RATE = env.int("TRACKING_WS_MAX_FIX_RATE", default=10)
 TRACKING_WS_MAX_INFLIGHT_FIXES = env.int("TRACKING_WS_MAX_INFLIGHT_FIXES", default=1000)
+# Fixes one server process accepts per second (admission control; 0 = no limit). Measured on
+# a 2-core box: a process applies ~1,000/s with low latency; two processes share 1,000/s.
+TRACKING_WS_MAX_FIXES_PER_S = env.int("TRACKING_WS_MAX_FIXES_PER_S", default=750)
 # A fix that would wait longer than this (event loop or worker queue behind) is shed as busy.
 TRACKING_WS_MAX_QUEUE_S = env.float("TRACKING_WS_MAX_QUEUE_S", default=0.25)
 # The staff fleet map gets at most one coalesced positions frame per this many seconds.

@@ -27,7 +27,9 @@ LATEST_TTL_S = 86400  # a day: the Driver row covers anything older
 # fix_claim's answers
 DUPLICATE, CLAIMED, NEWEST = 0, 1, 2
 
-# KEYS: seen, latest. ARGV: seen ttl, position json ('' = just claim), ts, latest ttl.
+# KEYS: seen, latest. ARGV: seen ttl, position json ('' = just claim), ts, latest ttl, then
+# (channel, message) pairs to PUBLISH when the position is the newest: the fan-out leaves in
+# the same round trip as the claim.
 CLAIM_SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 if ARGV[2] == '' then return 1 end
@@ -35,6 +37,7 @@ local current = redis.call('HGET', KEYS[2], 'ts')
 if current and tonumber(current) > tonumber(ARGV[3]) then return 1 end
 redis.call('HSET', KEYS[2], 'ts', ARGV[3], 'json', ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+for i = 5, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
 return 2
 """
 # KEYS: latest. ARGV: ts, json, ttl. Stores unless a newer position is there.
@@ -218,10 +221,27 @@ def seen_release(keys: list[tuple[int, str]]) -> None:
     _sync_client().delete(*names)
 
 
-async def fix_claim(driver_id: int, client_id: str, position: dict[str, Any] | None) -> int:
+def publishes_with_claims(layer) -> bool:
+    """Whether fix_claim can publish for this channel layer: ours, on the store's Redis."""
+    from dropmate.layers import PipelinedPubSubChannelLayer, same_server
+
+    return (
+        bool(_redis_url())
+        and isinstance(layer, PipelinedPubSubChannelLayer)
+        and layer.redis_server() == same_server(_redis_url())
+    )
+
+
+async def fix_claim(
+    driver_id: int,
+    client_id: str,
+    position: dict[str, Any] | None,
+    publish: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
+) -> int:
     """The socket hot path: claim the client id and, with a position, store it as the latest
     unless a newer one is there. DUPLICATE (already applied: nothing changed), CLAIMED, or
-    NEWEST (claimed, and the position is now the driver's latest)."""
+    NEWEST (claimed, and the position is now the driver's latest). `publish` (Redis only, see
+    publishes_with_claims): (channel, message) pairs published when the answer is NEWEST."""
     seen = seen_key(driver_id, client_id)
     latest = latest_key(driver_id)
     if position is None:
@@ -235,7 +255,8 @@ async def fix_claim(driver_id: int, client_id: str, position: dict[str, Any] | N
             if position is None:
                 return CLAIMED
             return NEWEST if _memory.store(latest, ts, text) else CLAIMED
-    return await _claims().run((seen, latest), (_seen_ttl(), text, ts, LATEST_TTL_S))
+    extra = [part for pair in publish for part in pair]
+    return await _claims().run((seen, latest), (_seen_ttl(), text, ts, LATEST_TTL_S, *extra))
 
 
 def forget_all() -> None:

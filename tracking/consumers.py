@@ -64,10 +64,15 @@ PENDING_PER_SOCKET = 4
 
 class LoopLag:
     """How late this process's event loop runs timers (a sign it is past capacity), measured
-    by one task that sleeps 100 ms at a time; started with the first driver socket."""
+    by one task that sleeps 50 ms at a time; started with the first driver socket. `behind()`
+    is smoothed over about half a second, so a single slow step (a garbage collection, a
+    flush) sheds nothing while sustained overload does."""
+
+    INTERVAL = 0.05
 
     def __init__(self) -> None:
         self.lag = 0.0
+        self.smoothed = 0.0
         self.task: asyncio.Task | None = None
 
     def ensure_started(self) -> None:
@@ -77,14 +82,41 @@ class LoopLag:
     async def _run(self) -> None:
         while True:
             start = time.monotonic()
-            await asyncio.sleep(0.1)
-            self.lag = max(0.0, time.monotonic() - start - 0.1)
+            await asyncio.sleep(self.INTERVAL)
+            self.lag = max(0.0, time.monotonic() - start - self.INTERVAL)
+            self.smoothed += 0.3 * (self.lag - self.smoothed)
 
     def behind(self) -> float:
-        return self.lag
+        return self.smoothed
 
 
 loop_lag = LoopLag()
+
+
+class Admission:
+    """The fixes this process takes on per second (TRACKING_WS_MAX_FIXES_PER_S, a token bucket
+    holding a quarter second's worth): what it can apply with low latency on its core. Past
+    it, fixes are answered "busy" at once, so what is accepted keeps its latency however much
+    more is offered. 0 turns it off."""
+
+    def __init__(self) -> None:
+        self.tokens = 0.0
+        self.at = 0.0
+
+    def take(self) -> bool:
+        rate = settings.TRACKING_WS_MAX_FIXES_PER_S
+        if rate <= 0:
+            return True
+        now = time.monotonic()
+        self.tokens = min(rate / 4, self.tokens + (now - self.at) * rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+admission = Admission()
 
 
 class Heartbeat:
@@ -415,6 +447,7 @@ class DriverConsumer(LiveConsumer):
             fixes_in_flight >= settings.TRACKING_WS_MAX_INFLIGHT_FIXES
             or self._pending >= PENDING_PER_SOCKET
             or loop_lag.behind() > settings.TRACKING_WS_MAX_QUEUE_S
+            or not admission.take()
         ):
             # Shed load: answer at once instead of queueing behind work we cannot keep up with.
             await self._ack(services.result_refused(data, services.BUSY))

@@ -193,7 +193,7 @@ def start_server(kind: str, env: dict, port: int) -> subprocess.Popen:
 def stop_server(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=25)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -90,6 +90,20 @@ def test_workers_share_the_port_and_a_dead_one_is_replaced(serve):
     assert all(not Path(f"/proc/{pid}").exists() for pid in replaced)
 
 
+def test_workers_stop_when_the_launcher_is_killed(serve):
+    proc, _ = serve(2, redis_url())
+    workers = wait_until(lambda: children(proc.pid) if len(children(proc.pid)) == 2 else None)
+    proc.kill()
+    proc.wait(timeout=10)
+    wait_until(
+        lambda: all(
+            not Path(f"/proc/{pid}/status").exists()
+            or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            for pid in workers
+        )
+    )
+
+
 def test_without_redis_it_serves_with_one_worker(serve):
     proc, base = serve(2, None)
     assert healthy(base)

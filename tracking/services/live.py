@@ -179,7 +179,14 @@ async def fix_apply(*, driver_id: int, raw: Any) -> dict[str, Any]:
             start=settings.TRACKING_DEFAULT_SPEED_MPS,
         )
         position = position_from_fix(fix, learned=learned)
-    answer = await live.fix_claim(driver_id, fix.client_id, position)
+    layer = get_channel_layer()
+    audience = sends = None
+    if position is not None:
+        audience = _audience(context, position, now)
+        sends = _location_sends(audience)
+    in_script = bool(sends) and live.publishes_with_claims(layer)
+    publish = [(layer.group_channel(g), layer.serialize(m)) for g, m in sends] if in_script else []
+    answer = await live.fix_claim(driver_id, fix.client_id, position, publish)
     if answer == live.DUPLICATE:
         return fix_result(fix.client_id, DUPLICATE)
     newest = answer == live.NEWEST and position is not None
@@ -200,11 +207,16 @@ async def fix_apply(*, driver_id: int, raw: Any) -> dict[str, Any]:
     if newest:
         if context.position_at is None or fix.device_time > context.position_at:
             context.position, context.position_at = position, fix.device_time
-        await _announce(context, position, now)
+        if layer is not None:
+            _fleet_coalescer(layer).put(context.driver_id, audience[1])
+            if sends and not in_script:
+                _spawn(_send_all(layer, sends))
+        _effects_maybe(context, position, now)
     return fix_result(fix.client_id, FLAGGED if flagged else ACCEPTED)
 
 
-async def _announce(context: DriverContext, position: dict[str, Any], now: datetime) -> None:
+def _audience(context: DriverContext, position: dict[str, Any], now: datetime) -> tuple:
+    """(position as clients see it, the fleet map's entry, [(tracking, customer may see)])."""
     ordered = selectors.stops_in_order(
         position=position, shipments=context.shipments, plan=context.plan
     )
@@ -215,29 +227,42 @@ async def _announce(context: DriverContext, position: dict[str, Any], now: datet
         position=position,
         now=now,
     )
-    layer = get_channel_layer()
-    if layer is not None:
-        _fleet_coalescer(layer).put(context.driver_id, {"driver_id": context.driver_id, **fleet})
-        sends = [
-            layer.group_send(
-                broadcast.shipment_group(tracking_number),
-                {
-                    "type": broadcast.LOCATION,
-                    "message": broadcast.location_message(tracking_number, shown),
-                    "customer_visible": customer_visible,
-                },
-            )
-            for tracking_number, customer_visible in visible
-        ]
-        for failed in await asyncio.gather(*sends, return_exceptions=True):
-            if isinstance(failed, Exception):
-                # The fix is stored; watchers recover through catch-up.
-                logger.warning("location push failed: %r", failed)
-    _effects_maybe(context, position, now)
+    return shown, {"driver_id": context.driver_id, **fleet}, visible
+
+
+def _location_sends(audience: tuple) -> list[tuple[str, dict[str, Any]]]:
+    shown, _, visible = audience
+    return [
+        (
+            broadcast.shipment_group(tracking_number),
+            {
+                "type": broadcast.LOCATION,
+                "message": broadcast.location_message(tracking_number, shown),
+                "customer_visible": customer_visible,
+            },
+        )
+        for tracking_number, customer_visible in visible
+    ]
+
+
+async def _send_all(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for failed in await asyncio.gather(
+        *(layer.group_send(group, message) for group, message in sends), return_exceptions=True
+    ):
+        if isinstance(failed, Exception):
+            # The fix is stored; watchers recover through catch-up.
+            logger.warning("location push failed: %r", failed)
 
 
 # --- ETA and "nearby", off the event loop ----------------------------------------------------
 _effect_tasks: set[asyncio.Task] = set()
+
+
+def _spawn(coro) -> None:
+    """Run in the background (kept referenced until done)."""
+    task = asyncio.ensure_future(coro)
+    _effect_tasks.add(task)
+    task.add_done_callback(_effect_tasks.discard)
 
 
 def _near_untold_dropoff(context: DriverContext, position: dict[str, Any]) -> bool:
@@ -259,9 +284,7 @@ def _effects_maybe(context: DriverContext, position: dict[str, Any], now: dateti
         return
     context.effects_running = True
     context.effects_at = time.monotonic()
-    task = asyncio.ensure_future(_effects(context, position, now))
-    _effect_tasks.add(task)
-    task.add_done_callback(_effect_tasks.discard)
+    _spawn(_effects(context, position, now))
 
 
 async def _effects(context: DriverContext, position: dict[str, Any], now: datetime) -> None:
