@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for web (daphne), Celery worker and beat: pick the process with the command.
+# One image for web (daphne workers), Celery worker and beat: pick the process with the command.
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
@@ -20,4 +20,5 @@ USER dropmate
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
 # Worker: celery -A dropmate worker -l INFO   Beat: celery -A dropmate beat -l INFO
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "dropmate.asgi:application"]
+# Several daphne workers on one port (dropmate/serve.py; WEB_CONCURRENCY sets how many).
+CMD ["python", "-m", "dropmate.serve", "-b", "0.0.0.0", "-p", "8000"]

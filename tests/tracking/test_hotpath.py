@@ -133,3 +133,18 @@ def test_claim_is_once_and_only_a_newer_position_becomes_the_latest(store):
     assert live.latest_set(7, _position(1, lat=51.2)) is True
     got = live.latest_get_many([7, 8, 9])
     assert set(got) == {7} and got[7]["lat"] == 51.2
+
+
+def test_fixes_publish_from_the_claim_script_only_on_our_layer_on_the_same_redis(settings):
+    from channels.layers import InMemoryChannelLayer
+
+    from dropmate.layers import PipelinedPubSubChannelLayer
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/3"
+    same = PipelinedPubSubChannelLayer(hosts=["redis://127.0.0.1:6379/0"])
+    other = PipelinedPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:6380"}])
+    assert live.publishes_with_claims(same)  # pub/sub ignores the database number
+    assert not live.publishes_with_claims(other)
+    assert not live.publishes_with_claims(InMemoryChannelLayer())
+    settings.REDIS_URL = ""
+    assert not live.publishes_with_claims(same)
