@@ -74,6 +74,8 @@ class DriverContext:
     ids: dict[str, int] = field(default_factory=dict)
     effects_at: float = 0.0
     effects_running: bool = False
+    forgotten: bool = False
+    generation: int = 0
 
 
 _contexts: dict[int, DriverContext] = {}
@@ -84,14 +86,20 @@ _loading: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def driver_context_forget(driver_id: int) -> None:
     """One of the driver's shipments changed, or their duty: reload before the next fix. The
     last position is kept (it is only ever replaced by a newer one)."""
+    _generations[driver_id] = _generations.get(driver_id, 0) + 1
     context = _contexts.get(driver_id)
     if context is not None:
-        context.expires = 0.0
+        context.forgotten = True
+
+
+# Bumped by every forget: a load that started before a change doesn't count as fresh.
+_generations: dict[int, int] = {}
 
 
 def _context_load(driver_id: int) -> DriverContext:
     from tracking.services.fixes import driver_context_load
 
+    generation = _generations.get(driver_id, 0)
     driver = Driver.objects.filter(pk=driver_id).first()
     if driver is None:
         return DriverContext(driver_id, False, [], [], None, None, time.monotonic())
@@ -104,28 +112,40 @@ def _context_load(driver_id: int) -> DriverContext:
         plan=plan,
         position=position,
         position_at=selectors._when(position["at"]) if position else None,
-        expires=time.monotonic() + CONTEXT_TTL_S,
+        # Spread over [TTL, 2 TTL] so the drivers' refreshes don't all come at once.
+        expires=time.monotonic() + CONTEXT_TTL_S * random.uniform(1.0, 2.0),
         ids={s.tracking_number: s.pk for s in shipments},
         # Spread the drivers' ETA runs over the interval rather than all at once.
         effects_at=time.monotonic() - random.uniform(0, settings.TRACKING_ETA_EVERY_S),
+        generation=generation,
     )
 
 
 async def driver_context(driver_id: int) -> DriverContext:
-    """The driver's context, loaded (once, however many fixes wait for it) when missing or
-    dropped."""
+    """The driver's context. Missing or dropped (a change): loaded before the fix goes on,
+    once however many fixes wait for it. Merely old (CONTEXT_TTL_S): used as it is while a
+    fresh one loads in the background."""
     context = _contexts.get(driver_id)
-    if context is not None and context.expires > time.monotonic():
+    if context is not None and not context.forgotten:
+        if context.expires <= time.monotonic():
+            _reload(driver_id)
         return context
-    loop = asyncio.get_running_loop()
-    loading = _loading.setdefault(loop, {})
+    return await asyncio.shield(_reload(driver_id))
+
+
+def _reload(driver_id: int) -> asyncio.Future:
+    loading = _loading.setdefault(asyncio.get_running_loop(), {})
     future = loading.get(driver_id)
     if future is None:
-        future = loading[driver_id] = asyncio.ensure_future(
-            database_sync_to_async(_context_load)(driver_id)
-        )
+        future = loading[driver_id] = asyncio.ensure_future(_load_and_install(driver_id))
         future.add_done_callback(lambda _: loading.pop(driver_id, None))
-    fresh: DriverContext = await asyncio.shield(future)
+    return future
+
+
+async def _load_and_install(driver_id: int) -> DriverContext:
+    fresh: DriverContext = await database_sync_to_async(_context_load)(driver_id)
+    if fresh.generation != _generations.get(driver_id, 0):
+        fresh.forgotten = True  # changed while loading: the next fix loads again
     old = _contexts.get(driver_id)
     if old is not None and old.position_at is not None and old is not fresh:
         # A fix applied while this loaded is newer than what the store said then.
