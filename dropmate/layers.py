@@ -10,55 +10,20 @@ Subscriptions, receiving and the wire format are the parent's: processes running
 on the same prefix talk to each other.
 """
 
-import asyncio
-import logging
 import weakref
+from functools import partial
 from urllib.parse import urlsplit
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-logger = logging.getLogger(__name__)
+from dropmate.lib.redisbatch import PipelineBatcher
 
 
-class _Publisher:
-    """PUBLISH commands for one shard connection (one per event loop), sent in pipelines. A
-    caller waits until its message is on the server, or gets the error."""
-
-    def __init__(self, shard) -> None:
-        self.shard = shard
-        self.pending: list[tuple[str, bytes, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
-        # Pipelines sent so far (tests check that bursts are batched).
-        self.pipelines = 0
-
-    async def publish(self, channel: str, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self.pending.append((channel, data, future))
-        if self.task is None or self.task.done():
-            self.task = loop.create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                # The shard's client and pool (closed with the loop by the parent layer); no
-                # shard lock: the pool hands each pipeline its own connection.
-                self.shard._ensure_redis()
-                async with self.shard._redis.pipeline(transaction=False) as pipe:
-                    for channel, data, _ in batch:
-                        pipe.publish(channel, data)
-                    await pipe.execute()
-                self.pipelines += 1
-            except Exception as exc:  # noqa: BLE001 (handed to every waiting sender)
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+def _shard_client(shard):
+    """The shard's client and pool (closed with the loop by the parent layer); no shard lock:
+    the pool hands each pipeline its own connection."""
+    shard._ensure_redis()
+    return shard._redis
 
 
 class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
@@ -68,18 +33,20 @@ class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
         super().__init__(*args, **kwargs)
         self._publishers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def publisher(self, group: str) -> tuple[_Publisher, str]:
+    def publisher(self, group: str) -> tuple[PipelineBatcher, str]:
         layer = self._get_layer()
         channel = layer._get_group_channel_name(group)
         shard = layer._get_shard(channel)
         publisher = self._publishers.get(shard)
         if publisher is None:
-            publisher = self._publishers[shard] = _Publisher(shard)
+            publisher = PipelineBatcher(partial(_shard_client, shard))
+            self._publishers[shard] = publisher
         return publisher, channel
 
     async def group_send(self, group: str, message: dict) -> None:
         publisher, channel = self.publisher(group)
-        await publisher.publish(channel, self.serialize(message))
+        data = self.serialize(message)
+        await publisher.call(lambda pipe: pipe.publish(channel, data))
 
     def group_channel(self, group: str) -> str:
         """The Redis channel a group's messages are published on (for a caller that publishes

@@ -20,6 +20,8 @@ from typing import Any
 
 from django.conf import settings
 
+from dropmate.lib.redisbatch import PipelineBatcher
+
 # Tests set a fresh namespace per test so cached state never leaks between them.
 NAMESPACE = "tracking"
 LATEST_TTL_S = 86400  # a day: the Driver row covers anything older
@@ -122,44 +124,7 @@ def _sync_client():
     return client
 
 
-class _Claims:
-    """Claim scripts of one event loop, sent in pipelines (see the module docstring)."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-        self.pending: list[tuple[tuple, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
-        self.pipelines = 0
-
-    async def run(self, keys: tuple[str, str], args: tuple) -> int:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self.pending.append(((keys, args), future))
-        if self.task is None or self.task.done():
-            self.task = loop.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for (keys, args), _ in batch:
-                        pipe.eval(CLAIM_SCRIPT, len(keys), *keys, *args)
-                    answers = await pipe.execute(raise_on_error=False)
-                self.pipelines += 1
-            except Exception as exc:  # noqa: BLE001 (handed to every waiting fix)
-                answers = [exc] * len(batch)
-            for answer, (_, future) in zip(answers, batch, strict=True):
-                if future.done():
-                    continue
-                if isinstance(answer, Exception):
-                    future.set_exception(answer)
-                else:
-                    future.set_result(int(answer))
-
-
-def _claims() -> _Claims:
+def _claims() -> PipelineBatcher:
     import redis.asyncio as aioredis
 
     loop = asyncio.get_running_loop()
@@ -168,7 +133,7 @@ def _claims() -> _Claims:
         client = aioredis.Redis.from_url(
             _redis_url(), max_connections=settings.REDIS_MAX_CONNECTIONS
         )
-        claims = _async_clients[loop] = _Claims(client)
+        claims = _async_clients[loop] = PipelineBatcher(lambda: client)
     return claims
 
 
@@ -256,7 +221,9 @@ async def fix_claim(
                 return CLAIMED
             return NEWEST if _memory.store(latest, ts, text) else CLAIMED
     extra = [part for pair in publish for part in pair]
-    return await _claims().run((seen, latest), (_seen_ttl(), text, ts, LATEST_TTL_S, *extra))
+    args = (_seen_ttl(), text, ts, LATEST_TTL_S, *extra)
+    answer = await _claims().call(lambda pipe: pipe.eval(CLAIM_SCRIPT, 2, seen, latest, *args))
+    return int(answer)
 
 
 def forget_all() -> None:
