@@ -24,7 +24,8 @@ ACTIVE = frozenset({Status.ASSIGNED, *lifecycle.ON_THE_ROAD})
 CARRYING = frozenset({Status.PICKED_UP, Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY})
 
 
-def _when(value: Any) -> datetime | None:
+def position_time(value: Any) -> datetime | None:
+    """A position's time as stored (ISO text in the cache, a datetime on the row)."""
     if value is None or isinstance(value, datetime):
         return value
     return parse_datetime(value)
@@ -51,7 +52,7 @@ def driver_position(*, driver: Driver) -> dict[str, Any] | None:
 def position_public(position: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """The fields of a position that clients see, with its age."""
     now = now or timezone.now()
-    at = _when(position["at"])
+    at = position_time(position["at"])
     return {
         "lat": position["lat"],
         "lng": position["lng"],
@@ -164,7 +165,7 @@ def shipment_eta(*, shipment: Shipment) -> dict[str, Any] | None:
     stored = cache.get(live.eta_key(shipment.pk))
     if stored is None:
         return None
-    fix_time = _when(stored.get("fix_at"))
+    fix_time = position_time(stored.get("fix_at"))
     if eta.fix_is_stale(
         fix_time=fix_time, now=timezone.now(), max_age_s=settings.TRACKING_STALE_FIX_S
     ):

@@ -111,7 +111,7 @@ def _context_load(driver_id: int) -> DriverContext:
         shipments=shipments,
         plan=plan,
         position=position,
-        position_at=selectors._when(position["at"]) if position else None,
+        position_at=selectors.position_time(position["at"]) if position else None,
         # Spread over [TTL, 2 TTL] so the drivers' refreshes don't all come at once.
         expires=time.monotonic() + CONTEXT_TTL_S * random.uniform(1.0, 2.0),
         ids={s.tracking_number: s.pk for s in shipments},
