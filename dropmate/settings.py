@@ -504,6 +504,9 @@ TRACKING_FIX_FLUSH_BATCH = env.int("TRACKING_FIX_FLUSH_BATCH", default=2000)
 TRACKING_FIX_MAX_PENDING = env.int("TRACKING_FIX_MAX_PENDING", default=50000)
 # History older than this many days is purged by a periodic task.
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=30)
+# The live store remembers a fix's client id this long (about 165 bytes of Redis per fix); a
+# fix older than this is checked against the history table instead.
+TRACKING_FIX_DEDUP_WINDOW_S = env.int("TRACKING_FIX_DEDUP_WINDOW_S", default=900)
 # ETA: road factor over straight lines, driver speed bounds (m/s) and service time per stop.
 TRACKING_ROAD_FACTOR = env.float("TRACKING_ROAD_FACTOR", default=1.3)
 TRACKING_DEFAULT_SPEED_MPS = env.float("TRACKING_DEFAULT_SPEED_MPS", default=8.0)

@@ -7,8 +7,8 @@ position in one step (`fix_claim`): on Redis one Lua script, and every claim mad
 pipeline is in flight goes in the next pipeline, so a burst of fixes costs one round trip.
 
 Keys: `dropmate:<NAMESPACE>:latest:<driver>` (a hash: `ts` seconds since the epoch, `json` the
-position) and `dropmate:<NAMESPACE>:seen:<driver>:<client id>`. ETA windows stay in Django's
-cache (`eta_key`).
+position) and `dropmate:<NAMESPACE>:seen:<driver>:<client id>` (for TRACKING_FIX_DEDUP_WINDOW_S).
+ETA windows stay in Django's cache (`eta_key`).
 """
 
 import asyncio
@@ -65,8 +65,20 @@ def eta_key(shipment_id: int) -> str:
 
 
 def _seen_ttl() -> int:
-    # Claims live as long as a fix may be old, so a replay inside that age is recognised.
-    return settings.TRACKING_FIX_MAX_AGE_S + 60
+    """How long a claim is remembered: TRACKING_FIX_DEDUP_WINDOW_S, so Redis holds a window of
+    fixes rather than every fix of the last hours. A fix is claimed after it is made (give or
+    take the device's clock), so a fix younger than the window that was claimed is still here; an
+    older one (an offline queue replayed late) is checked against the history table by the
+    callers (`dedup_needs_history`)."""
+    window = settings.TRACKING_FIX_DEDUP_WINDOW_S
+    return max(120, min(window, settings.TRACKING_FIX_MAX_AGE_S + 60))
+
+
+def dedup_needs_history(age_s: float) -> bool:
+    """Whether a fix this old (server time minus device time) may have been claimed so long
+    ago that its claim has expired. A device clock may run up to TRACKING_FIX_MAX_FUTURE_S
+    ahead, so the claim can be that much older than the age says."""
+    return age_s >= _seen_ttl() - settings.TRACKING_FIX_MAX_FUTURE_S - 5
 
 
 def _timestamp(position: dict[str, Any]) -> float:

@@ -148,3 +148,42 @@ def test_fixes_publish_from_the_claim_script_only_on_our_layer_on_the_same_redis
     assert not live.publishes_with_claims(InMemoryChannelLayer())
     settings.REDIS_URL = ""
     assert not live.publishes_with_claims(same)
+
+
+def test_the_store_remembers_a_window_of_fixes_and_older_replays_are_checked_in_history(
+    store, settings, dan
+):
+    # The live store keeps a fix's claim for TRACKING_FIX_DEDUP_WINDOW_S only (Redis memory
+    # grows with the window, not with TRACKING_FIX_MAX_AGE_S); a fix replayed later than that
+    # is recognised by the history table instead.
+    settings.TRACKING_FIX_DEDUP_WINDOW_S = 120
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    fresh = fix_at(51.05, 3.72, seconds_ago=10)
+    late = fix_at(51.0501, 3.72, seconds_ago=600)  # older than the window: an offline replay
+    assert not live.dedup_needs_history(10) and live.dedup_needs_history(600)
+    if store == "redis":
+        assert live.seen_claim(dan.pk, "probe") is True
+        ttl = live._sync_client().ttl(live.seen_key(dan.pk, "probe"))
+        assert 0 < ttl <= 120
+
+    async def send_all(*fixes):
+        sock = await Socket(dan.user, "/ws/driver/").open()
+        statuses = []
+        for fix in fixes:
+            await sock.send("fix", fix)
+            statuses.append((await sock.until("fix_ack"))["data"]["status"])
+        await sock.close()
+        return statuses
+
+    assert run(send_all)(fresh, late) == ["accepted", "accepted"]
+    buffer.flush()
+    # Both claims expire from the store (as they would after the window)...
+    live.seen_release([(dan.pk, fresh["client_id"]), (dan.pk, late["client_id"])])
+    # ...the late one is still known (history); a young one is trusted to the store.
+    assert run(send_all)(late) == ["duplicate"]
+    assert LocationFix.objects.filter(driver=dan, client_id=late["client_id"]).count() == 1
+    # Over HTTP every fix is checked in history, whatever its age.
+    [again] = fixes_ingest(driver=dan, fixes=[fresh])
+    assert again["status"] == "duplicate"
+    buffer.flush()
+    assert LocationFix.objects.filter(driver=dan).count() == 2

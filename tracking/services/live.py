@@ -38,6 +38,7 @@ from shipments.models import Shipment
 from tracking import broadcast, eta, selectors
 from tracking import cache as live
 from tracking.buffer import buffer
+from tracking.models import LocationFix
 from tracking.services.fixes import (
     ACCEPTED,
     BUSY,
@@ -167,6 +168,10 @@ def _shipment_of(driver_id: int, tracking_number: str) -> int | None:
     )
 
 
+def _stored(driver_id: int, client_id: str) -> bool:
+    return LocationFix.objects.filter(driver_id=driver_id, client_id=client_id).exists()
+
+
 async def fix_apply(*, driver_id: int, raw: Any) -> dict[str, Any]:
     """Apply one fix from the driver's socket: the same checks and result as
     `fixes_ingest` (accepted, duplicate, flagged or rejected with a reason)."""
@@ -188,6 +193,10 @@ async def fix_apply(*, driver_id: int, raw: Any) -> dict[str, Any]:
                 return fix_result(fix.client_id, REJECTED, NOT_YOURS)
     if not buffer.has_room(1):
         return fix_result(fix.client_id, REJECTED, BUSY)
+    # Replayed late (an offline queue): its claim may have expired from the store.
+    late = live.dedup_needs_history((now - fix.device_time).total_seconds())
+    if late and await database_sync_to_async(_stored)(driver_id, fix.client_id):
+        return fix_result(fix.client_id, DUPLICATE)
 
     previous = context.position
     flagged = fix_is_jump(previous, fix)
