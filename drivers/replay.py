@@ -12,6 +12,10 @@ in IndexedDB) and sends batches. A batch may arrive twice, shuffled, or with an 
   its change back);
 - an update that can no longer apply (the job was reassigned, cancelled or moved on) is stored
   and reported as a conflict with what happened — never dropped;
+- an update whose device time is older than DRIVER_REPLAY_MAX_AGE_DAYS, or further ahead of
+  the server clock than DRIVER_REPLAY_MAX_FUTURE_HOURS, is rejected: the `ReplayedUpdate`
+  rows are purged after DRIVER_REPLAY_RETENTION_DAYS (longer than both together), so a copy
+  arriving after its row is gone is always too old to be applied a second time;
 - a temporary failure (the photo store is down) is reported as "retry" and not stored, so the
   app keeps the item and sends it again;
 - location fixes are handed to `tracking.services.fixes_ingest`, which keeps its own
@@ -29,6 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from drivers import services
@@ -52,6 +57,12 @@ logger = logging.getLogger(__name__)
 JOB_KINDS = frozenset({"status", "accept", "decline", "deliver", "duty"})
 KINDS = JOB_KINDS | {"fix"}
 Outcome = ReplayedUpdate.Outcome
+
+
+class OutsideReplayWindow(Invalid):
+    """The update's device time is too old, or too far ahead, for it to be applied safely."""
+
+    code = "outside_replay_window"
 
 
 @dataclass
@@ -217,6 +228,25 @@ def _apply(driver: Driver, item: Item) -> Shipment | None:
     )
 
 
+def _check_window(item: Item) -> None:
+    """Refuse a job update outside the replay window. Its at-most-once record may already be
+    purged (`services.replayed_updates_purge_old`), so it could otherwise apply twice."""
+    max_age, max_lead = services.replay_accept_window()
+    now = timezone.now()
+    if item.device_time < now - max_age:
+        raise OutsideReplayWindow(
+            f"This change was saved on the phone more than {max_age.days} days ago and can no "
+            "longer be applied; tell dispatch what happened.",
+            details={"device_time": item.device_time.isoformat()},
+        )
+    if item.device_time > now + max_lead:
+        raise OutsideReplayWindow(
+            "This change is dated in the future: check the phone's date and time, then make "
+            "the change again.",
+            details={"device_time": item.device_time.isoformat()},
+        )
+
+
 def _stored(driver: Driver, client_id: uuid.UUID) -> ReplayedUpdate | None:
     return ReplayedUpdate.objects.filter(driver=driver, client_id=client_id).first()
 
@@ -261,6 +291,7 @@ def _process_job_item(driver: Driver, item: Item) -> dict:
     if row is not None:
         return _as_duplicate(item, row)
     try:
+        _check_window(item)
         # Wrong PINs are counted in their own committed transaction, before the claim.
         pinned = _needs_pin_first(item, driver)
         if pinned is not None:

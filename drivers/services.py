@@ -4,20 +4,22 @@ Status changes go through `shipments.services.shipment_transition`; these functi
 what the driver portal needs around it (the reason list, PIN and proof of delivery).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from drivers.models import Driver, DriverMessage
+from drivers.models import Driver, DriverMessage, ReplayedUpdate
 from dropmate.lib.exceptions import Invalid, InvalidTransition, NotFound
 from shipments import lifecycle
 from shipments.handover import handover_pin_verify
 from shipments.lifecycle import Status
 from shipments.models import ProofOfDelivery, Shipment, ShipmentEvent
-from shipments.services import _record_event, shipment_transition
+from shipments.services import _record_event, rows_delete_in_batches, shipment_transition
 
 FAILED_REASONS = dict(lifecycle.FAILED_ATTEMPT_REASONS)
 DECLINE_REASONS = (
@@ -235,4 +237,47 @@ def driver_messages_mark_read(*, driver: Driver) -> int:
     """Mark the driver's messages from dispatch as read (they opened the list)."""
     return DriverMessage.objects.filter(driver=driver, read_at__isnull=True).update(
         read_at=timezone.now()
+    )
+
+
+# --- Offline replay: the window and the retention of its records -----------------------------
+
+
+def replay_accept_window() -> tuple[timedelta, timedelta]:
+    """(max age, max lead over the server clock) of a queued job update's device time for it
+    to be applied (DRIVER_REPLAY_MAX_AGE_DAYS, DRIVER_REPLAY_MAX_FUTURE_HOURS)."""
+    return (
+        timedelta(days=settings.DRIVER_REPLAY_MAX_AGE_DAYS),
+        timedelta(hours=settings.DRIVER_REPLAY_MAX_FUTURE_HOURS),
+    )
+
+
+def replay_retention_check(*, days: int) -> None:
+    """Raise ImproperlyConfigured unless replay records kept `days` outlive the window.
+
+    A record written at server time C is for an update whose device time D is at most
+    C + max lead. Deleting it after `days` is safe only if every later copy is refused as too
+    old: at T > C + days, T - D > days - max lead, which exceeds the max age when
+    days > max age + max lead. (settings.py refuses such a configuration at startup too.)
+    """
+    max_age, max_lead = replay_accept_window()
+    if timedelta(days=days) <= max_age + max_lead:
+        raise ImproperlyConfigured(
+            f"Replay records must be kept longer than DRIVER_REPLAY_MAX_AGE_DAYS plus "
+            f"DRIVER_REPLAY_MAX_FUTURE_HOURS ({max_age + max_lead}); {days} days is not, and "
+            f"an update replayed after its record is purged would be applied a second time."
+        )
+
+
+def replayed_updates_purge_old(
+    *, now: datetime | None = None, days: int | None = None, batch_size: int | None = None
+) -> int:
+    """Delete replay records older than `days` (DRIVER_REPLAY_RETENTION_DAYS); returns how
+    many were deleted. Refuses (ImproperlyConfigured) a retention that does not outlive the
+    window in which the server still applies a queued update, see `replay_retention_check`."""
+    days = settings.DRIVER_REPLAY_RETENTION_DAYS if days is None else days
+    replay_retention_check(days=days)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    return rows_delete_in_batches(
+        queryset=ReplayedUpdate.objects.filter(created_at__lt=cutoff), batch_size=batch_size
     )

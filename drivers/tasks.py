@@ -37,3 +37,11 @@ def plan_routes_task(
         keep_assignments=keep_assignments,
     )
     return {"ok": result.ok, "status": result.status, "message": result.message}
+
+
+@shared_task(name="drivers.tasks.replayed_updates_purge_old")
+def replayed_updates_purge_old() -> int:
+    """Delete replay records older than DRIVER_REPLAY_RETENTION_DAYS; returns rows deleted."""
+    from drivers import services
+
+    return services.replayed_updates_purge_old()

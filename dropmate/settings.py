@@ -444,6 +444,17 @@ DROPMATE_BOOKING_HORIZON_DAYS = env.int("DROPMATE_BOOKING_HORIZON_DAYS", default
 # reconciliation task, so a lost webhook heals by itself.
 STRIPE_RECONCILE_AFTER_MINUTES = env.int("STRIPE_RECONCILE_AFTER_MINUTES", default=5)
 STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=20.0)
+# An Idempotency-Key is remembered this many days; after that, a booking sent again under the
+# same key books a new shipment (clients retry within hours; Stripe keeps keys 24 hours).
+IDEMPOTENCY_KEY_RETENTION_DAYS = env.int("IDEMPOTENCY_KEY_RETENTION_DAYS", default=7)
+if IDEMPOTENCY_KEY_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_RETENTION_DAYS must be at least 1.")
+CELERY_BEAT_SCHEDULE["shipments-purge-idempotency-keys"] = {
+    "task": "shipments.tasks.idempotency_keys_purge_old",
+    "schedule": 3600.0,
+}
+# Retention purges delete this many rows per statement, so a backlog never locks the table.
+RETENTION_DELETE_BATCH_SIZE = env.int("RETENTION_DELETE_BATCH_SIZE", default=1000)
 CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
     "task": "shipments.tasks.payments_reconcile",
     "schedule": env.int("STRIPE_RECONCILE_EVERY_SECONDS", default=120),
@@ -493,6 +504,9 @@ PLANNING_DEPOT_LNG = env.float("PLANNING_DEPOT_LNG", default=None)
 # most this old (an offline queue replayed late). Duplicates are recognised within that age.
 TRACKING_FIX_MAX_FUTURE_S = env.int("TRACKING_FIX_MAX_FUTURE_S", default=60)
 TRACKING_FIX_MAX_AGE_S = env.int("TRACKING_FIX_MAX_AGE_S", default=6 * 3600)
+# The live store remembers a fix's client id this long (about 165 bytes of Redis per fix); a
+# fix older than this is checked against the history table instead.
+TRACKING_FIX_DEDUP_WINDOW_S = env.int("TRACKING_FIX_DEDUP_WINDOW_S", default=900)
 # Faster than this between two fixes (after allowing for their accuracy) is a jump: stored
 # flagged, never shown as the position.
 TRACKING_MAX_SPEED_MPS = env.float("TRACKING_MAX_SPEED_MPS", default=60.0)
@@ -504,9 +518,6 @@ TRACKING_FIX_FLUSH_BATCH = env.int("TRACKING_FIX_FLUSH_BATCH", default=2000)
 TRACKING_FIX_MAX_PENDING = env.int("TRACKING_FIX_MAX_PENDING", default=50000)
 # History older than this many days is purged by a periodic task.
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=30)
-# The live store remembers a fix's client id this long (about 165 bytes of Redis per fix); a
-# fix older than this is checked against the history table instead.
-TRACKING_FIX_DEDUP_WINDOW_S = env.int("TRACKING_FIX_DEDUP_WINDOW_S", default=900)
 # ETA: road factor over straight lines, driver speed bounds (m/s) and service time per stop.
 TRACKING_ROAD_FACTOR = env.float("TRACKING_ROAD_FACTOR", default=1.3)
 TRACKING_DEFAULT_SPEED_MPS = env.float("TRACKING_DEFAULT_SPEED_MPS", default=8.0)
@@ -552,6 +563,25 @@ DRIVER_FIX_INTERVAL_S = env.int("DRIVER_FIX_INTERVAL_S", default=10)
 DRIVER_FIX_MIN_DISTANCE_M = env.int("DRIVER_FIX_MIN_DISTANCE_M", default=50)
 # Offline replay: the most queued updates one request may carry.
 DRIVER_REPLAY_MAX_ITEMS = env.int("DRIVER_REPLAY_MAX_ITEMS", default=2000)
+# A queued job update is applied only if its device time is at most MAX_AGE_DAYS old and at
+# most MAX_FUTURE_HOURS ahead of the server clock (a phone set to the wrong zone); otherwise it
+# is rejected. Its at-most-once record is kept RETENTION_DAYS, which must be longer than both
+# together: a copy arriving after its record is purged is then always too old to apply again.
+DRIVER_REPLAY_MAX_AGE_DAYS = env.int("DRIVER_REPLAY_MAX_AGE_DAYS", default=7)
+DRIVER_REPLAY_MAX_FUTURE_HOURS = env.int("DRIVER_REPLAY_MAX_FUTURE_HOURS", default=24)
+DRIVER_REPLAY_RETENTION_DAYS = env.int("DRIVER_REPLAY_RETENTION_DAYS", default=30)
+if timedelta(days=DRIVER_REPLAY_RETENTION_DAYS) <= timedelta(
+    days=DRIVER_REPLAY_MAX_AGE_DAYS, hours=DRIVER_REPLAY_MAX_FUTURE_HOURS
+):
+    raise ImproperlyConfigured(
+        "DRIVER_REPLAY_RETENTION_DAYS must be longer than DRIVER_REPLAY_MAX_AGE_DAYS plus "
+        "DRIVER_REPLAY_MAX_FUTURE_HOURS, or a driver update replayed after its record is purged "
+        "would be applied a second time."
+    )
+CELERY_BEAT_SCHEDULE["drivers-purge-replayed-updates"] = {
+    "task": "drivers.tasks.replayed_updates_purge_old",
+    "schedule": 3600.0,
+}
 # Proof-of-delivery photos and signatures: limits checked on the content, not the name.
 POD_MAX_BYTES = env.int("POD_MAX_BYTES", default=10 * 1024 * 1024)
 POD_MAX_PIXELS = env.int("POD_MAX_PIXELS", default=40_000_000)

@@ -1,9 +1,11 @@
 """Writes to shipments. `shipment_transition` is the only code that changes `Shipment.status`."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from drivers.models import Driver
@@ -11,7 +13,7 @@ from dropmate.accounts.models import User
 from dropmate.lib.exceptions import Invalid, InvalidTransition, NotAllowed, NotFound, StaleVersion
 from shipments import effects, lifecycle
 from shipments.lifecycle import Status
-from shipments.models import Shipment, ShipmentEvent
+from shipments.models import IdempotencyKey, Shipment, ShipmentEvent
 
 # Fields a customer fills in while the shipment is a draft. Status, price, driver, payment and
 # version are never among them.
@@ -323,4 +325,53 @@ def shipment_assign(
         actor=actor,
         driver=driver,
         expected_version=expected_version,
+    )
+
+
+# --- Retention ---------------------------------------------------------------------------------
+
+
+def rows_delete_in_batches(*, queryset: QuerySet, batch_size: int | None = None) -> int:
+    """Delete the queryset's rows one primary-key chunk at a time; returns how many went.
+
+    Each chunk is one short `DELETE ... WHERE pk IN (...)` committed on its own (call this
+    outside a transaction), so a large backlog never locks the table for long nor sits in
+    memory. The walk moves up by primary key, so a chunk never reads past rows an earlier one
+    deleted (PostgreSQL keeps their index entries until vacuum). Meant for rows nothing else
+    cascades from: the count is the queryset's own model only.
+    """
+    batch_size = settings.RETENTION_DELETE_BATCH_SIZE if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    model = queryset.model
+    deleted = 0
+    last_pk = None
+    while True:
+        chunk = queryset.order_by("pk")
+        if last_pk is not None:
+            chunk = chunk.filter(pk__gt=last_pk)
+        pks = list(chunk.values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return deleted
+        _, per_model = model._base_manager.filter(pk__in=pks).delete()
+        deleted += per_model.get(model._meta.label, 0)
+        if len(pks) < batch_size:
+            return deleted
+        last_pk = pks[-1]
+
+
+def idempotency_keys_purge_old(
+    *, now: datetime | None = None, days: int | None = None, batch_size: int | None = None
+) -> int:
+    """Forget Idempotency-Keys sent more than `days` (IDEMPOTENCY_KEY_RETENTION_DAYS) ago;
+    returns how many were deleted.
+
+    Intended: a key makes a client's retries safe, it does not reserve the key forever. Once
+    forgotten, a booking sent again under the same key books a new shipment, as with Stripe
+    (which keeps keys 24 hours). The shipments themselves are kept.
+    """
+    days = settings.IDEMPOTENCY_KEY_RETENTION_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    return rows_delete_in_batches(
+        queryset=IdempotencyKey.objects.filter(created_at__lt=cutoff), batch_size=batch_size
     )
