@@ -225,6 +225,8 @@ class ReplayedUpdate(models.Model):
                 fields=["driver", "client_id"], name="replayed_update_client_id_unique"
             ),
         ]
+        # The hourly retention purge finds old rows by age.
+        indexes = [models.Index(fields=["created_at"], name="replayed_update_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.driver_id}:{self.client_id} {self.kind} {self.outcome}"

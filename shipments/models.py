@@ -359,6 +359,8 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
         ]
+        # The hourly retention purge finds old rows by age.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
