@@ -3,13 +3,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from notifications import services
+from dropmate.lib.exceptions import NotAllowed
+from notifications import redaction, services
 from notifications.models import Notification
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    """The notification log: what was sent to whom, how many attempts, the last error."""
+    """The notification log: what was sent to whom, how many attempts, the last error.
+
+    Secrets (a handover PIN) show as •••• at every stage, also while the row still holds them
+    to send them (see `notifications.redaction`); such a message cannot be resent or retried
+    once it is done: a new secret has to be issued instead."""
 
     list_display = (
         "created_at",
@@ -60,7 +65,10 @@ class NotificationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Message", {"fields": ("language", "urgent", "subject", "text_message", "html_message")}),
+        (
+            "Message",
+            {"fields": ("language", "urgent", "shown_subject", "text_message", "html_message")},
+        ),
     )
     readonly_fields = tuple(
         f
@@ -88,19 +96,24 @@ class NotificationAdmin(admin.ModelAdmin):
     def short_error(self, obj: Notification) -> str:
         return (obj.last_error[:60] + "…") if len(obj.last_error) > 60 else obj.last_error
 
+    @admin.display(description="subject")
+    def shown_subject(self, obj: Notification) -> str:
+        return redaction.shown(obj)[0]
+
     @admin.display(description="text")
     def text_message(self, obj: Notification) -> str:
-        return format_html('<pre style="white-space:pre-wrap">{}</pre>', obj.body)
+        return format_html('<pre style="white-space:pre-wrap">{}</pre>', redaction.shown(obj)[1])
 
     @admin.display(description="HTML")
     def html_message(self, obj: Notification) -> str:
-        if not obj.body_html:
+        html = redaction.shown(obj)[2]
+        if not html:
             return "—"
         # Sandboxed: the rendered email is shown, never run.
         return format_html(
             '<iframe sandbox="" srcdoc="{}" title="Rendered email" '
             'style="width:100%;min-height:420px;border:1px solid #ccc"></iframe>',
-            obj.body_html,
+            html,
         )
 
     @admin.action(
@@ -108,8 +121,12 @@ class NotificationAdmin(admin.ModelAdmin):
     )
     def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         count = 0
-        for notification in queryset.select_related("recipient"):
-            copy = services.notification_resend(notification=notification, actor=request.user)
+        for notification in queryset.select_related("recipient", "shipment"):
+            try:
+                copy = services.notification_resend(notification=notification, actor=request.user)
+            except NotAllowed as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+                continue
             self.log_addition(request, copy, f"Resend of notification {notification.pk}")
             count += 1
         self.message_user(request, f"{count} notification(s) queued again as new sends.")
@@ -118,9 +135,16 @@ class NotificationAdmin(admin.ModelAdmin):
         description="Retry the selected failed notifications", permissions=["retry_failed"]
     )
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        count = services.notifications_retry_failed(ids=ids)
-        skipped = len(ids) - count
+        rows = list(queryset.select_related("shipment"))
+        secret_gone = [
+            n for n in rows if n.status == Notification.Status.FAILED and redaction.secrets_gone(n)
+        ]
+        for notification in secret_gone:
+            self.message_user(
+                request, services.secret_gone_message(notification), level=messages.ERROR
+            )
+        count = services.notifications_retry_failed(ids=[n.pk for n in rows])
+        skipped = len(rows) - count - len(secret_gone)
         self.message_user(request, f"{count} failed notification(s) queued again.")
         if skipped:
             self.message_user(

@@ -5,6 +5,10 @@ attempts remain, or to failed (then the recipient's other allowed channel gets t
 Only the worker whose conditional update moves a row from queued to sending sends it; the
 sweep puts back rows nobody picked up (a lost enqueue, e.g. the broker was down at commit) and
 rows a dead worker left in sending.
+
+A row that carried a secret (a handover PIN) loses it in the update that finishes it, and
+after writing the fallback when it fails for good (see `notifications.redaction`); a retry
+keeps it. Errors are stored and logged with the secret masked.
 """
 
 import logging
@@ -18,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from notifications import transports
+from notifications import redaction, transports
 from notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ def notification_deliver(*, notification_id: int, wait: bool = True) -> float | 
         return None
     except Exception as exc:  # a provider or network error: retried, then failed
         error = str(exc) if isinstance(exc, transports.TransportError) else repr(exc)
+        error = redaction.mask_text(error, row)
         if row.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
             notification_fail(notification=row, error=error)
             return None
@@ -125,6 +130,7 @@ def notification_deliver(*, notification_id: int, wait: bool = True) -> float | 
         send_after=None,
         last_error="",
         updated_at=now,
+        **redaction.scrubbed_fields(row),
     )
     return None
 
@@ -132,9 +138,11 @@ def notification_deliver(*, notification_id: int, wait: bool = True) -> float | 
 @transaction.atomic
 def notification_fail(*, notification: Notification, error: str) -> Notification | None:
     """Mark a row failed for good and write its fallback on the recipient's other allowed
-    channel (enqueued on commit). Returns the fallback row, if any."""
+    channel (enqueued on commit), then scrub the row's secrets: the fallback is written from
+    `notification` as claimed, so it still carries them. Returns the fallback row, if any."""
     from notifications.services import notification_fallback
 
+    error = redaction.mask_text(error, notification)
     updated = Notification.objects.filter(
         pk=notification.pk, status=Notification.Status.SENDING
     ).update(status=Notification.Status.FAILED, last_error=error[:2000], updated_at=timezone.now())
@@ -149,7 +157,28 @@ def notification_fail(*, notification: Notification, error: str) -> Notification
         notification.attempts,
         error,
     )
-    return notification_fallback(notification=notification)
+    fallback = notification_fallback(notification=notification)
+    scrubbed = redaction.scrubbed_fields(notification)
+    if scrubbed:
+        Notification.objects.filter(pk=notification.pk, status=Notification.Status.FAILED).update(
+            **scrubbed
+        )
+    return fallback
+
+
+def notifications_scrub_done(*, limit: int) -> int:
+    """Take the secrets out of rows that are done but still hold them: a safety net for rows
+    finished by anything other than this module (e.g. marked skipped). Returns how many."""
+    Status = Notification.Status
+    done = Notification.objects.filter(
+        status__in=[Status.SENT, Status.FAILED, Status.SKIPPED], payload__has_key="secrets"
+    ).order_by("pk")[:limit]
+    count = 0
+    for row in done:
+        count += Notification.objects.filter(pk=row.pk, status=row.status).update(
+            **redaction.scrubbed_fields(row)
+        )
+    return count
 
 
 def _ids(qs, limit: int) -> list[int]:
@@ -159,7 +188,8 @@ def _ids(qs, limit: int) -> list[int]:
 def notifications_sweep(*, limit: int | None = None) -> dict[str, int]:
     """Queue again what would otherwise never be sent, and enqueue it:
     held rows whose quiet hours are over, rows left in sending by a worker that died, and
-    queued rows nobody picked up within NOTIFY_STUCK_AFTER seconds."""
+    queued rows nobody picked up within NOTIFY_STUCK_AFTER seconds. Also scrubs rows that are
+    done yet still hold a secret (`notifications_scrub_done`)."""
     limit = limit or settings.NOTIFY_SWEEP_BATCH
     now = timezone.now()
     stuck = now - timedelta(seconds=settings.NOTIFY_STUCK_AFTER)
@@ -193,6 +223,7 @@ def notifications_sweep(*, limit: int | None = None) -> dict[str, int]:
     for pk in [*released, *orphaned, *lost]:
         enqueue(notification_id=pk)
     counts = {"released": len(released), "orphaned": len(orphaned), "lost": len(lost)}
+    counts["scrubbed"] = notifications_scrub_done(limit=limit)
     if any(counts.values()):
         log.info("Notification sweep: %s", counts)
     return counts

@@ -2,6 +2,10 @@
 and the channels to try in order. The first channel the recipient allows is used; the next one
 they allow is the fallback when it fails for good (see `notifications.delivery`).
 
+An event may name `secret_keys`: context values meant for the recipient's eyes only (the
+handover PIN). The outbox row holds them only while it still has to be sent; once it is done
+they are replaced by REDACTED everywhere in the row (see `notifications.redaction`).
+
 Events that are not listed here still send (with the generic templates), so a caller that
 introduces a new key never breaks the transaction it is in.
 """
@@ -15,6 +19,9 @@ CUSTOMER = "customer"
 DRIVER = "driver"
 STAFF = "staff"
 
+# What a secret reads as in the notification log (and in the row once it is done).
+REDACTED = "••••"
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -23,17 +30,22 @@ class EventSpec:
     # Urgent messages ignore quiet hours (someone is about to knock on the door).
     urgent: bool = False
     channels: tuple[str, ...] = (EMAIL, SMS)
+    # Context keys whose values staff and backups must never see (e.g. the handover PIN).
+    secret_keys: frozenset[str] = frozenset()
 
 
 _SMS_FIRST = (SMS, EMAIL)
+# The PIN lets a driver complete a handover only with the recipient's cooperation.
+_PIN = frozenset({"pin"})
 
 EVENTS: dict[str, EventSpec] = {
     spec.key: spec
     for spec in (
         # Customers
         EventSpec("booking_received", CUSTOMER),
-        EventSpec("accepted", CUSTOMER),
-        EventSpec("handover_pin", CUSTOMER),
+        # "accepted" prints a PIN too when a caller passes one.
+        EventSpec("accepted", CUSTOMER, secret_keys=_PIN),
+        EventSpec("handover_pin", CUSTOMER, secret_keys=_PIN),
         EventSpec("rejected", CUSTOMER),
         EventSpec("driver_assigned", CUSTOMER),
         EventSpec("picked_up", CUSTOMER),

@@ -11,16 +11,13 @@ from django.utils import timezone
 
 from drivers.models import Driver
 from notifications.models import Notification
+from notifications.rendering import site_url
 from notifications.services import notify_staff
 from shipments.lifecycle import Status
 from shipments.models import Shipment
 
 NOT_PICKED_UP = (Status.ACCEPTED, Status.ASSIGNED)
 NOT_DELIVERED = (*NOT_PICKED_UP, Status.PICKED_UP, Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY)
-
-
-def _base() -> str:
-    return settings.DROPMATE_BASE_URL.rstrip("/")
 
 
 def late_shipments(*, now: datetime) -> list[tuple[Shipment, str, datetime]]:
@@ -82,7 +79,7 @@ def check_silent_drivers(*, now: datetime | None = None) -> int:
                     "driver_name": str(driver),
                     "minutes": int((now - since).total_seconds() // 60),
                     "last_fix_at": driver.last_fix_at,
-                    "admin_url": f"{_base()}/admin/drivers/driver/{driver.pk}/change/",
+                    "admin_url": site_url("admin:drivers_driver_change", args=[driver.pk]),
                 },
             )
     return count
@@ -117,7 +114,8 @@ def check_failed_notifications() -> int:
                 "upto": upto,
                 "count": len(failed),
                 "items": items,
-                "admin_url": f"{_base()}/admin/notifications/notification/?status__exact=failed",
+                "admin_url": site_url("admin:notifications_notification_changelist")
+                + "?status__exact=failed",
             },
         )
     return len(failed)

@@ -4,6 +4,9 @@ recipient's `language` (else LANGUAGE_CODE) is active while rendering, and times
 NOTIFY_DISPLAY_TIME_ZONE.
 
 SMS are kept to NOTIFY_SMS_MAX_SEGMENTS segments and always end with the link.
+
+Every link is built with `site_url` (a URL name reversed, under DROPMATE_BASE_URL), so a
+renamed or moved page breaks at render time (and in tests) instead of in a customer's inbox.
 """
 
 import re
@@ -14,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import select_template
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from notifications.events import EMAIL, template_dir
@@ -71,13 +75,17 @@ def sms_fit(text: str, *, link: str = "", max_segments: int | None = None) -> st
     return text[:low].rstrip() + "..." + tail
 
 
+def site_url(viewname: str, *, args: list | None = None, kwargs: dict | None = None) -> str:
+    """The absolute URL of a named route, for messages read outside the site."""
+    return settings.DROPMATE_BASE_URL.rstrip("/") + reverse(viewname, args=args, kwargs=kwargs)
+
+
 def tracking_url(tracking_number: str) -> str:
-    return f"{settings.DROPMATE_BASE_URL.rstrip('/')}/track/{tracking_number}/"
+    return site_url("track", kwargs={"tracking": tracking_number})
 
 
 def shipment_context(shipment: Shipment) -> dict[str, Any]:
     """What any template may say about a shipment."""
-    base = settings.DROPMATE_BASE_URL.rstrip("/")
     eta_start, eta_end = shipment.delivery_window_start, shipment.delivery_window_end
     if shipment.predicted_arrival is not None:
         spread = timedelta(minutes=settings.NOTIFY_ETA_WINDOW_MINUTES)
@@ -87,9 +95,11 @@ def shipment_context(shipment: Shipment) -> dict[str, Any]:
     return {
         "tracking_number": shipment.tracking_number,
         "tracking_url": tracking_url(shipment.tracking_number),
-        "pod_url": f"{tracking_url(shipment.tracking_number)}#proof-of-delivery",
-        "rebook_url": f"{base}/shipments/new/",
-        "admin_url": f"{base}/admin/shipments/shipment/{shipment.pk}/change/",
+        # The proof of delivery is on the customer's own shipment page (sign-in needed), not
+        # on the public tracking page.
+        "pod_url": site_url("customer-shipment", kwargs={"tracking": shipment.tracking_number}),
+        "rebook_url": site_url("customer-book"),
+        "admin_url": site_url("admin:shipments_shipment_change", args=[shipment.pk]),
         "status_label": shipment.get_status_display(),
         "reference": shipment.reference,
         "description": shipment.description,
@@ -136,6 +146,8 @@ def render_message(
     context = {
         "site_name": settings.DROPMATE_SITE_NAME,
         "base_url": settings.DROPMATE_BASE_URL.rstrip("/"),
+        # Where anyone (customer, driver, staff) chooses which messages they get.
+        "account_url": site_url("customer-profile"),
         "event_key": event_key,
         **context,
     }

@@ -12,11 +12,14 @@ The four hooks are what the rest of the project calls:
 - `notify_staff(event_key=, shipment=, extra=)` — every active dispatcher and admin;
 - `notify_driver(event_key=, driver_user=, shipment=, extra=)` — one driver.
 `extra` becomes template context; `extra["dedupe"]` (a string) replaces the default scope of
-the idempotency key, so a caller can say "at most once per <thing>".
+the idempotency key, so a caller can say "at most once per <thing>". Context keys an event
+declares secret (`EventSpec.secret_keys`, e.g. the handover PIN) stay in the row only until it
+is done (see `notifications.redaction`).
 """
 
 import json
 import logging
+import re
 import uuid
 import zoneinfo
 from collections.abc import Iterable
@@ -28,12 +31,14 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dropmate.accounts.models import STAFF_ROLES, User
-from notifications import events
+from dropmate.lib.exceptions import NotAllowed
+from notifications import events, redaction
 from notifications.events import EMAIL, SMS, EventSpec
 from notifications.models import Notification
-from notifications.rendering import reason_label, render_message, shipment_context
+from notifications.rendering import reason_label, render_message, shipment_context, site_url
 from shipments.lifecycle import Status
 from shipments.models import PaymentState, Shipment, ShipmentEvent
 
@@ -108,16 +113,31 @@ def _address(user: User, channel: str) -> str:
 
 
 def _default_link(audience: str, context: dict[str, Any]) -> str:
-    base = settings.DROPMATE_BASE_URL.rstrip("/")
     if audience == events.CUSTOMER:
-        return context.get("tracking_url", "") or f"{base}/"
+        return context.get("tracking_url", "") or site_url("home")
     if audience == events.DRIVER:
-        return f"{base}/driver/"
-    return context.get("admin_url", "") or f"{base}/admin/notifications/notification/"
+        return site_url("driver-home")
+    return context.get("admin_url", "") or site_url("admin:notifications_notification_changelist")
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# How DjangoJSONEncoder writes a datetime; a stored context gets them back as datetimes.
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _context_of(notification: Notification) -> dict[str, Any]:
+    """The template context a row was written with, from its payload: datetimes parsed back
+    (templates format them) and its secrets, while it still holds them."""
+    context = {}
+    for key, value in notification.payload.get("context", {}).items():
+        if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+            value = parse_datetime(value) or value
+        context[key] = value
+    context.update(notification.payload.get("secrets", {}))
+    return context
 
 
 def _enqueue_on_commit(notification: Notification) -> None:
@@ -144,6 +164,13 @@ def _create(
     rendered = render_message(
         event_key=event_key, channel=channel, context=context, language=language
     )
+    stored_context, secrets = redaction.split(spec=spec, context=context)
+    payload = {"context": stored_context, "audience": spec.audience}
+    if secrets:
+        masked = render_message(
+            event_key=event_key, channel=channel, context=stored_context, language=language
+        )
+        payload.update(redaction.secret_payload(secrets=secrets, masked=masked))
     status, send_after = Notification.Status.QUEUED, None
     if spec.audience == events.CUSTOMER and not spec.urgent:
         held_until = quiet_hours_end(now=now)
@@ -154,7 +181,7 @@ def _create(
         shipment=shipment,
         channel=channel,
         event_key=event_key,
-        payload=_jsonable({"context": context, "audience": spec.audience}),
+        payload=_jsonable(payload),
         status=status,
         send_after=send_after,
         idempotency_key=key[:200],
@@ -224,7 +251,10 @@ def notification_write(
 
 def notification_fallback(*, notification: Notification) -> Notification | None:
     """After `notification` failed for good: the same message on the recipient's other allowed
-    channel (key: same event and recipient, other channel). None when there is none."""
+    channel (key: same event and recipient, other channel). None when there is none.
+
+    Expects `notification` as loaded before it was scrubbed: the fallback carries its secrets.
+    """
     spec = events.spec_for(notification.event_key, audience=_audience_of(notification))
     recipient = notification.recipient
     others = [c for c in channels_for(user=recipient, spec=spec) if c != notification.channel]
@@ -235,7 +265,15 @@ def notification_fallback(*, notification: Notification) -> Notification | None:
     existing = Notification.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    context = dict(notification.payload.get("context", {}))
+    if redaction.secrets_gone(notification):
+        # Never send a masked secret as if it were the real one.
+        log.warning(
+            "No fallback for notification %s: the %s it carried is no longer stored",
+            notification.pk,
+            ", ".join(notification.payload["secret_keys"]),
+        )
+        return None
+    context = _context_of(notification)
     return _create(
         key=key,
         event_key=notification.event_key,
@@ -431,9 +469,28 @@ def notify_driver(
 # --- Staff actions (admin) --------------------------------------------------------------------
 
 
+def secret_gone_message(notification: Notification) -> str:
+    """What staff are told when a message whose secret was scrubbed cannot be sent again."""
+    keys = ", ".join(notification.payload.get("secret_keys", []))
+    where = f" for shipment {notification.shipment}" if notification.shipment_id else ""
+    return (
+        f"Notification {notification.pk} ({notification.event_key}) was not sent again: the "
+        f"secret it carried ({keys}) is deleted once a message is done, and a copy would only "
+        f"show {events.REDACTED}. Issue a new one{where} instead; a new handover PIN replaces "
+        "the old one, which nobody can recover."
+    )
+
+
 @transaction.atomic
 def notification_resend(*, notification: Notification, actor: User) -> Notification:
-    """Send the same message again, as a new row with a new key that records who asked."""
+    """Send the same message again, as a new row with a new key that records who asked.
+
+    Raises NotAllowed for a row whose secret (e.g. a handover PIN) was scrubbed when it was
+    done: the message cannot be rebuilt, and the right remedy is a new secret, not a copy
+    with "••••" in it. A row still holding its secret is copied with it (the copy is scrubbed
+    in turn when it is done)."""
+    if redaction.secrets_gone(notification):
+        raise NotAllowed(secret_gone_message(notification))
     copy = Notification.objects.create(
         recipient=notification.recipient,
         shipment=notification.shipment,
@@ -455,16 +512,26 @@ def notification_resend(*, notification: Notification, actor: User) -> Notificat
     return copy
 
 
+def notification_can_retry(*, notification: Notification) -> bool:
+    """A failed row can be queued again unless the secret it carried was scrubbed."""
+    return notification.status == Notification.Status.FAILED and not redaction.secrets_gone(
+        notification
+    )
+
+
 @transaction.atomic
 def notifications_retry_failed(*, ids: Iterable[int]) -> int:
-    """Queue failed rows again with a fresh set of attempts. Returns how many."""
+    """Queue failed rows again with a fresh set of attempts. Returns how many. Rows whose
+    secret was scrubbed (see `notification_can_retry`) are left alone."""
     from notifications.delivery import enqueue
 
-    failed = list(
-        Notification.objects.select_for_update()
-        .filter(pk__in=list(ids), status=Notification.Status.FAILED)
-        .values_list("pk", flat=True)
-    )
+    failed = [
+        row.pk
+        for row in Notification.objects.select_for_update().filter(
+            pk__in=list(ids), status=Notification.Status.FAILED
+        )
+        if notification_can_retry(notification=row)
+    ]
     Notification.objects.filter(pk__in=failed).update(
         status=Notification.Status.QUEUED,
         attempts=0,

@@ -138,7 +138,7 @@ def test_sweep_requeues_lost_and_abandoned_rows_but_not_fresh_ones(eager, alice,
 
     counts = delivery.notifications_sweep()
 
-    assert counts == {"released": 0, "orphaned": 1, "lost": 1}
+    assert counts == {"released": 0, "orphaned": 1, "lost": 1, "scrubbed": 0}
     statuses = dict(Notification.objects.values_list("pk", "status"))
     assert statuses[lost.pk] == Q.SENT and statuses[abandoned.pk] == Q.SENT
     assert statuses[fresh.pk] == Q.QUEUED and statuses[waiting.pk] == Q.QUEUED

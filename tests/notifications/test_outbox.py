@@ -1,16 +1,18 @@
 """The outbox: rows written in the event's transaction (a rollback leaves none and sends
 nothing), one row per event, recipient and channel, preferences, quiet hours and fallback."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.urls import reverse
 
-from notifications import services
+from notifications import delivery, services
 from notifications.models import Notification
 from notifications.rendering import sms_segments, tracking_url
-from notifications.transports import TransportError
+from notifications.transports import PermanentTransportError, TransportError
 from shipments import services as shipment_services
 from shipments.lifecycle import Status
 from shipments.models import PaymentState, Shipment
@@ -137,7 +139,9 @@ def test_delivered_links_to_the_proof_of_delivery(shipment_in, alice, settings):
     shipment = shipment_in(Status.DELIVERED)
     row = rows_for(alice, event_key="delivered").get()
     assert row.channel == "sms"
-    assert row.body.endswith(tracking_url(shipment.tracking_number) + "#proof-of-delivery")
+    # The proof is on the customer's own shipment page, not on the public tracking page.
+    pod = reverse("customer-shipment", kwargs={"tracking": shipment.tracking_number})
+    assert row.body.endswith(settings.DROPMATE_BASE_URL + pod)
     assert sms_segments(row.body) <= 2
 
 
@@ -262,6 +266,23 @@ def test_sms_failing_for_good_falls_back_to_email(
     email_row = rows_for(alice, event_key="driver_nearby", channel="email").get()
     assert email_row.fallback_of_id == sms_row.pk and email_row.status == Q.SENT
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+
+
+def test_fallback_gives_the_same_times_as_the_message_it_replaces(sms_outbox, alice, shipment_in):
+    alice.notify_sms = True
+    alice.save()
+    shipment = shipment_in(Status.OUT_FOR_DELIVERY)
+    [sms_row] = services.notify_shipment(
+        event_key="eta_updated", shipment=Shipment.objects.get(pk=shipment.pk)
+    )
+    RecordingSms.fail_with = PermanentTransportError("HTTP 400: not a mobile number")
+
+    delivery.notification_deliver(notification_id=sms_row.pk)
+
+    window = re.search(r"between (\d\d:\d\d-\d\d:\d\d)", sms_row.body).group(1)
+    email_row = rows_for(alice, event_key="eta_updated", channel="email").get()
+    assert email_row.fallback_of_id == sms_row.pk
+    assert f"between {window}." in email_row.body
 
 
 def test_no_fallback_where_the_user_does_not_allow_the_other_channel(

@@ -166,3 +166,36 @@ def test_sms_that_always_fails_ends_failed_with_the_error_and_falls_back(stack, 
     assert wait_until(lambda: statuses([fallback.idempotency_key])[Q.SENT] == 1, timeout=30)
     assert smtp.received_keys().count(fallback.idempotency_key) == 1
     assert fallback.channel == "email"
+
+
+def test_handover_pin_reaches_both_providers_through_retries_and_leaves_no_trace(
+    stack, fresh_sinks
+):
+    smtp, sms = fresh_sinks
+    sms.reset(fail_first=2)
+    pins = {"email": "730518", "sms": "264907"}
+    with transaction.atomic():
+        rows = {
+            channel: services.notification_write(
+                event_key="handover_pin",
+                recipient=user,
+                audience="customer",
+                scope=f"pin.{channel}",
+                extra={"pin": pins[channel], "tracking_number": "DM-PIN"},
+            )
+            for channel, user in (("email", email_user()), ("sms", sms_user()))
+        }
+    keys = [row.idempotency_key for row in rows.values()]
+
+    assert wait_until(lambda: statuses(keys)[Q.SENT] == 2, timeout=60), (
+        statuses(keys),
+        stack.logs(),
+    )
+    [mail] = [m for m in smtp.messages if m.key == rows["email"].idempotency_key]
+    [text] = [m for m in sms.accepted if m.key == rows["sms"].idempotency_key]
+    assert pins["email"] in mail.body and pins["sms"] in text.body
+    assert len(sms.attempts[rows["sms"].idempotency_key]) == 3
+    for channel, row in rows.items():
+        row.refresh_from_db()
+        stored = "\n".join([row.subject, row.body, row.body_html, str(row.payload)])
+        assert pins[channel] not in stored and "••••" in row.body
