@@ -476,8 +476,8 @@ def secret_gone_message(notification: Notification) -> str:
     return (
         f"Notification {notification.pk} ({notification.event_key}) was not sent again: the "
         f"secret it carried ({keys}) is deleted once a message is done, and a copy would only "
-        f"show {events.REDACTED}. Issue a new one{where} instead; a new handover PIN replaces "
-        "the old one, which nobody can recover."
+        f"show {events.REDACTED}. Issue a new one{where} instead (shipments admin: 'Send the "
+        "customer a new handover PIN'); it replaces the old one, which nobody can recover."
     )
 
 

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from drivers.models import Driver
 from dropmate.lib.exceptions import DomainError
 from notifications.models import Notification
-from shipments import dispatch, lifecycle, services
+from shipments import dispatch, handover, lifecycle, services
 from shipments.lifecycle import Status
 from shipments.models import PaymentEvent, PricingRule, ProofOfDelivery, Shipment, ShipmentEvent
 from shipments.payments import PaymentError
@@ -222,6 +222,7 @@ class ShipmentAdmin(admin.ModelAdmin):
         "reject_selected",
         "assign_selected",
         "cancel_selected",
+        "new_handover_pin",
         "plan_routes_now",
         "export_csv",
     ]
@@ -459,7 +460,9 @@ class ShipmentAdmin(admin.ModelAdmin):
             else:
                 done.append(str(shipment))
         if done:
-            self.message_user(request, f"{verb.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
+            self.message_user(
+                request, f"{verb[:1].upper()}{verb[1:]}: {', '.join(done)}.", messages.SUCCESS
+            )
 
     def _form_page(self, request, queryset, *, action: str, title: str, form, extra=None):
         context = {
@@ -558,6 +561,19 @@ class ShipmentAdmin(admin.ModelAdmin):
             ),
         )
         return None
+
+    @admin.action(
+        description="Send the customer a new handover PIN (unlocks a PIN-locked job)",
+        permissions=["dispatch"],
+    )
+    def new_handover_pin(self, request, queryset):
+        # The PIN goes to the customer only: staff never see it (nor does the admin log).
+        def run(shipment: Shipment, _expected: int | None) -> Shipment:
+            handover.handover_pin_reissue(shipment=shipment)
+            self.log_change(request, shipment, "Sent the customer a new handover PIN.")
+            return shipment
+
+        self._apply(request, queryset, "sent a new PIN", run)
 
     @admin.action(description="Plan today's routes now (all drivers)", permissions=["dispatch"])
     def plan_routes_now(self, request, queryset):

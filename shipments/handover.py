@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 
 from dropmate.lib.exceptions import Invalid, NotAllowed, NotFound
+from shipments.lifecycle import Status
 from shipments.models import ProofOfDelivery, Shipment
 
 PIN_LENGTH = 6
@@ -52,23 +53,68 @@ def _pin_matches(pin: str, stored: str) -> bool:
     return hmac.compare_digest(_pin_hash(pin, salt=salt), stored)
 
 
-def handover_pin_issue(*, shipment: Shipment) -> str | None:
-    """Give the shipment a fresh PIN when its parcel needs one; returns the PIN (or None).
+def handover_pin_issue(*, shipment: Shipment, required: bool = False) -> str | None:
+    """Give the shipment a fresh PIN when its parcel needs one (or `required`); returns the
+    PIN (or None).
 
     Call inside the transaction that accepted the shipment: the customer's notification row
     is written in it and leaves only after commit.
     """
     from notifications.services import notify_shipment
 
-    if not handover_pin_required(shipment=shipment):
+    if not required and not handover_pin_required(shipment=shipment):
         return None
     pin = "".join(secrets.choice("0123456789") for _ in range(PIN_LENGTH))
-    pin_hash = _pin_hash(pin, salt=secrets.token_hex(8))
+    salt = secrets.token_hex(8)
+    pin_hash = _pin_hash(pin, salt=salt)
     Shipment.objects.filter(pk=shipment.pk).update(
         handover_pin_hash=pin_hash, pin_failures=0, pin_locked=False
     )
     shipment.handover_pin_hash, shipment.pin_failures, shipment.pin_locked = pin_hash, 0, False
-    notify_shipment(event_key="handover_pin", shipment=shipment, extra={"pin": pin})
+    # Once per PIN issued (a new PIN at the same point of the timeline is a new message).
+    notify_shipment(
+        event_key="handover_pin",
+        shipment=shipment,
+        extra={"pin": pin, "dedupe": f"pin.{shipment.pk}.{salt}"},
+    )
+    return pin
+
+
+# A new PIN only helps while the parcel is still to be handed over.
+REISSUABLE = frozenset(
+    {
+        Status.ACCEPTED,
+        Status.ASSIGNED,
+        Status.PICKED_UP,
+        Status.IN_TRANSIT,
+        Status.OUT_FOR_DELIVERY,
+        Status.FAILED_ATTEMPT,
+    }
+)
+
+
+def handover_pin_reissue(*, shipment: Shipment) -> str:
+    """Staff give the shipment a new PIN: the customer lost theirs, or the job is locked
+    after too many wrong tries. The old PIN stops working, the wrong-try count and the lock
+    are cleared, and the customer is sent the new one. Returns the PIN (shown to no one else:
+    callers must not display or log it).
+
+    Call inside a transaction (the notification leaves after commit). Raises NotFound for a
+    shipment that is gone, Invalid when the parcel is past handing over or needs no PIN.
+    """
+    locked = Shipment.objects.select_for_update().filter(pk=shipment.pk).first()
+    if locked is None:
+        raise NotFound("No such shipment.")
+    if locked.status not in REISSUABLE:
+        raise Invalid(
+            f"A {locked.get_status_display().lower()} shipment is not waiting to be handed "
+            "over, so it gets no new PIN."
+        )
+    if not locked.handover_pin_hash and not handover_pin_required(shipment=locked):
+        raise Invalid("This parcel is handed over without a PIN.")
+    pin = handover_pin_issue(shipment=locked, required=True)
+    shipment.handover_pin_hash = locked.handover_pin_hash
+    shipment.pin_failures, shipment.pin_locked = 0, False
     return pin
 
 

@@ -172,6 +172,7 @@ def test_dispatchers_are_offered_every_action(as_user, dora, paid):
         "reject_selected",
         "assign_selected",
         "cancel_selected",
+        "new_handover_pin",
         "plan_routes_now",
         "export_csv",
     }
