@@ -57,6 +57,10 @@ def test_fleet_page_is_for_staff(client, dora, alice, dan):
     response = client.get("/staff/fleet/")
     assert response.status_code == 200
     assert f'data-driver="{dan.pk}"'.encode() in response.content
+    # The staff navigation, with this page marked as the current one.
+    page = response.content.decode()
+    assert 'href="/staff/fleet/" aria-current="page"' in page
+    assert 'href="/staff/analytics/"' in page and 'href="/staff/"' in page
     for user in (alice, dan.user):
         client.force_login(user)
         assert client.get("/staff/fleet/").status_code == 404
