@@ -444,6 +444,9 @@ DROPMATE_BOOKING_HORIZON_DAYS = env.int("DROPMATE_BOOKING_HORIZON_DAYS", default
 # reconciliation task, so a lost webhook heals by itself.
 STRIPE_RECONCILE_AFTER_MINUTES = env.int("STRIPE_RECONCILE_AFTER_MINUTES", default=5)
 STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=20.0)
+# After a failed attempt a customer may choose a new delivery time this many times per
+# shipment; then the page tells them to contact support (staff are not limited).
+DROPMATE_REDELIVERY_LIMIT = env.int("DROPMATE_REDELIVERY_LIMIT", default=3)
 # An Idempotency-Key is remembered this many days; after that, a booking sent again under the
 # same key books a new shipment (clients retry within hours; Stripe keeps keys 24 hours).
 IDEMPOTENCY_KEY_RETENTION_DAYS = env.int("IDEMPOTENCY_KEY_RETENTION_DAYS", default=7)

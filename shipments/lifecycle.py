@@ -7,6 +7,7 @@ driver replay, payment webhooks) goes through it.
     draft → awaiting_payment → pending_review → accepted | rejected
     accepted → assigned → picked_up → in_transit → out_for_delivery → delivered | failed_attempt
     failed_attempt → out_for_delivery (re-attempt) | returned
+    failed_attempt → failed_attempt (the customer, or staff, choose a new delivery time)
     any state before pickup → cancelled
 """
 
@@ -66,6 +67,8 @@ class Move:
     label: str
     needs_reason: bool = False
     needs_driver: bool = False
+    # Needs the new delivery window (start, end); see `services.shipment_redelivery_request`.
+    needs_window: bool = False
 
 
 def _move(source, target, roles, label, **kw) -> Move:
@@ -96,6 +99,14 @@ MOVES: tuple[Move, ...] = (
         needs_reason=True,
     ),
     _move(Status.FAILED_ATTEMPT, Status.OUT_FOR_DELIVERY, {DRIVER}, "Try again"),
+    # A new delivery time keeps the status and changes the window; the driver then tries again.
+    _move(
+        Status.FAILED_ATTEMPT,
+        Status.FAILED_ATTEMPT,
+        {CUSTOMER} | STAFF,
+        "New delivery time",
+        needs_window=True,
+    ),
     _move(Status.FAILED_ATTEMPT, Status.RETURNED, {DRIVER} | STAFF, "Returned to sender"),
     *(
         _move(state, Status.CANCELLED, {CUSTOMER} | STAFF, "Cancel")

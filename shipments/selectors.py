@@ -1,12 +1,19 @@
 """Reads of shipments, always scoped to who is asking."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import dateformat, timezone
 
 from dropmate.accounts.models import User
 from dropmate.lib.exceptions import NotFound
 from shipments import lifecycle, tracking_numbers
 from shipments.models import Shipment, ShipmentEvent
-from shipments.services import actor_role
+from shipments.services import REDELIVERY_MARK, actor_role
+
+# How many times a customer may choose a new delivery time for one shipment online.
 
 
 def shipments_visible_to(*, user: User) -> QuerySet[Shipment]:
@@ -60,6 +67,43 @@ def shipment_moves_for(*, shipment: Shipment, user: User) -> list[lifecycle.Move
     if role == lifecycle.CUSTOMER and shipment.customer_id != user.pk:
         return []
     return moves
+
+
+@dataclass(frozen=True)
+class RedeliveryOptions:
+    """Whether `user` may choose a new delivery time now, and how many the customer has used."""
+
+    offered: bool
+    used: int
+    limit: int
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.used >= self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def shipment_redelivery_options(*, shipment: Shipment, user: User) -> RedeliveryOptions:
+    """`offered` while the shipment is failed_attempt and `user` may make the move (its own
+    customer, or staff). `used` counts the customer's own choices: staff's don't count."""
+    moves = shipment_moves_for(shipment=shipment, user=user)
+    used = shipment.events.filter(data__mark=REDELIVERY_MARK, actor_role=lifecycle.CUSTOMER).count()
+    return RedeliveryOptions(
+        offered=any(m.needs_window for m in moves),
+        used=used,
+        limit=settings.DROPMATE_REDELIVERY_LIMIT,
+    )
+
+
+def delivery_window_label(*, start: datetime, end: datetime) -> str:
+    """Like "Tue 24 Nov 14:00–16:00", in the site's time zone; both dates when it spans days."""
+    start, end = timezone.localtime(start), timezone.localtime(end)
+    if start.date() == end.date():
+        return f"{dateformat.format(start, 'D j M H:i')}–{dateformat.format(end, 'H:i')}"
+    return f"{dateformat.format(start, 'D j M H:i')} – {dateformat.format(end, 'D j M H:i')}"
 
 
 def shipment_public_view(*, shipment: Shipment) -> dict:

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from drivers.models import Driver
@@ -47,6 +47,11 @@ DRAFT_FIELDS = frozenset(
         "delivery_window_end",
     }
 )
+
+
+# `data["mark"]` of the timeline note that a new delivery time (failed_attempt → failed_attempt)
+# writes: how the page, the limit and the double-submit check find those events.
+REDELIVERY_MARK = "new_delivery_time"
 
 
 def actor_role(actor: User | None) -> str:
@@ -162,6 +167,7 @@ def shipment_transition(
     lng: float | None = None,
     data: dict[str, Any] | None = None,
     handover_pin: str = "",
+    delivery_window: tuple[datetime, datetime] | None = None,
 ) -> Shipment:
     """Move a shipment along its lifecycle. The one writer of `Shipment.status`.
 
@@ -171,6 +177,8 @@ def shipment_transition(
     PIN the parcel needs (`shipments.handover.delivery_guard`; `handover_pin` is checked, never
     stored). Writes the next ShipmentEvent in the same transaction;
     pushes and notifications go out only after commit (see `shipments.effects`).
+    A move that `needs_window` (a new delivery time) stores `delivery_window` as given: callers
+    go through `shipment_redelivery_request`, which checks it.
     Returns the updated shipment.
     """
     role = actor_role(actor)
@@ -222,8 +230,29 @@ def shipment_transition(
         event_data.update(previous_driver_id=locked.driver_id)
         kind = ShipmentEvent.Kind.ASSIGNMENT
         locked.driver = None
+    elif move.needs_window:
+        if delivery_window is None:
+            raise Invalid(
+                "Choose the new delivery time.", details={"field": "delivery_window_start"}
+            )
+        start, end = delivery_window
+        previous = (locked.delivery_window_start, locked.delivery_window_end)
+        event_data.update(
+            mark=REDELIVERY_MARK,
+            delivery_window_start=start.isoformat(),
+            delivery_window_end=end.isoformat(),
+            previous_window_start=previous[0].isoformat() if previous[0] else None,
+            previous_window_end=previous[1].isoformat() if previous[1] else None,
+        )
+        # The status stays: a note on the timeline, so what counts status events (failed
+        # attempts in analytics, the public timeline, notifications) does not count this one.
+        kind = ShipmentEvent.Kind.NOTE
+        locked.delivery_window_start, locked.delivery_window_end = start, end
 
     update_fields = ["status", "version", "driver", "status_changed_at", "updated_at"]
+    if move.needs_window:
+        # Not a status change: status_changed_at keeps the time of the failed attempt.
+        update_fields = ["version", "delivery_window_start", "delivery_window_end", "updated_at"]
     if to == Status.DELIVERED:
         # Proof of delivery and the handover PIN, where the parcel needs them.
         from shipments.handover import delivery_guard
@@ -234,7 +263,8 @@ def shipment_transition(
 
     locked.status = to
     locked.version += 1
-    locked.status_changed_at = timezone.now()
+    if "status_changed_at" in update_fields:
+        locked.status_changed_at = timezone.now()
     locked.save(update_fields=update_fields)
     _record_event(
         shipment=locked,
@@ -326,6 +356,117 @@ def shipment_assign(
         driver=driver,
         expected_version=expected_version,
     )
+
+
+# --- After a failed attempt -------------------------------------------------------------------
+
+
+@transaction.atomic
+def shipment_redelivery_request(
+    *,
+    shipment: Shipment,
+    actor: User,
+    window_start: datetime,
+    window_end: datetime,
+    instructions: str | None = None,
+    expected_version: int | None = None,
+) -> Shipment:
+    """Choose a new delivery time after a failed attempt (the failed_attempt → failed_attempt
+    move): stores the window, and new drop-off instructions when given (None keeps them), and
+    puts "New delivery time: Tue 24 Nov 14:00–16:00" on the timeline. The driver then tries
+    again in that window. Pushes the event on commit, like every move.
+
+    The shipment's own customer (at most DROPMATE_REDELIVERY_LIMIT times; then support
+    arranges it) or staff; others get NotFound or NotAllowed, any status but failed_attempt
+    InvalidTransition, a stale `expected_version` StaleVersion. The window follows the booking
+    rules (starts in the future, within DROPMATE_BOOKING_HORIZON_DAYS, ends after it starts);
+    a broken rule raises Invalid with `details` {field: [message]}.
+
+    Idempotent: the same window and instructions sent again right after (a double submit, even
+    with the version it had before) return the shipment unchanged and record nothing.
+    """
+    from shipments.selectors import delivery_window_label, shipment_redelivery_options
+
+    role = actor_role(actor)
+    try:
+        locked = Shipment.objects.select_for_update(of=("self",)).get(pk=shipment.pk)
+    except Shipment.DoesNotExist:
+        raise NotFound("No such shipment.") from None
+    if not _may_see(locked, actor, role):
+        raise NotFound("No such shipment.")
+    if role not in lifecycle.find_move(Status.FAILED_ATTEMPT, Status.FAILED_ATTEMPT).roles:
+        raise NotAllowed(
+            "Only the customer or dispatch can choose a new delivery time.", details=_state(locked)
+        )
+    if locked.status != Status.FAILED_ATTEMPT:
+        raise InvalidTransition(
+            "A new delivery time can be chosen only after a failed delivery attempt; this "
+            f"shipment is {locked.get_status_display().lower()}.",
+            details=_state(locked),
+        )
+    if timezone.is_naive(window_start) or timezone.is_naive(window_end):
+        window_start, window_end = (
+            timezone.make_aware(window_start),
+            timezone.make_aware(window_end),
+        )
+    if instructions is not None:
+        instructions = instructions.strip()
+
+    # A repeat of the newest request since the failed attempt changes nothing.
+    newest = (
+        locked.events.filter(
+            Q(kind=ShipmentEvent.Kind.STATUS, status=Status.FAILED_ATTEMPT)
+            | Q(data__mark=REDELIVERY_MARK)
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if (
+        newest is not None
+        and newest.data.get("mark") == REDELIVERY_MARK
+        and (locked.delivery_window_start, locked.delivery_window_end) == (window_start, window_end)
+        and instructions in (None, locked.dropoff_instructions)
+    ):
+        return locked
+
+    options = shipment_redelivery_options(shipment=locked, user=actor)
+    if role == lifecycle.CUSTOMER and options.limit_reached:
+        raise InvalidTransition(
+            f"You have already chosen a new delivery time {options.used} times, the most we "
+            "can arrange online. Please contact our support team to arrange the delivery.",
+            details={**_state(locked), "redelivery_limit": options.limit},
+        )
+
+    now = timezone.now()
+    horizon = settings.DROPMATE_BOOKING_HORIZON_DAYS
+    errors: dict[str, list[str]] = {}
+    if window_start <= now:
+        errors["delivery_window_start"] = ["The new delivery time must start in the future."]
+    elif window_start > now + timedelta(days=horizon):
+        errors["delivery_window_start"] = [f"We book at most {horizon} days ahead."]
+    if window_end <= window_start:
+        errors["delivery_window_end"] = ["The delivery window must end after it starts."]
+    max_length = Shipment._meta.get_field("dropoff_instructions").max_length
+    if instructions is not None and len(instructions) > max_length:
+        errors["dropoff_instructions"] = [f"Keep the instructions to {max_length} characters."]
+    if errors:
+        raise Invalid(next(iter(errors.values()))[0], details=errors)
+
+    new_instructions = instructions is not None and instructions != locked.dropoff_instructions
+    note = f"New delivery time: {delivery_window_label(start=window_start, end=window_end)}"
+    moved = shipment_transition(
+        shipment=locked,
+        to=Status.FAILED_ATTEMPT,
+        actor=actor,
+        expected_version=expected_version,
+        reason=note + (" · new instructions for the driver" if new_instructions else ""),
+        delivery_window=(window_start, window_end),
+        data={"instructions_changed": new_instructions},
+    )
+    if new_instructions:
+        Shipment.objects.filter(pk=moved.pk).update(dropoff_instructions=instructions)
+        moved.dropoff_instructions = instructions
+    return moved
 
 
 # --- Retention ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Customer portal forms: they parse and check the shape of input; the booking rules
 (windows, weight limit, pickup ≠ drop-off...) are in `shipments.booking`. None of them saves."""
 
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -11,7 +12,7 @@ from django.utils import timezone
 from dropmate.accounts.models import User
 from dropmate.lib.validators import e164_validator
 from shipments.lifecycle import Status
-from shipments.models import ServiceLevel, SizeClass
+from shipments.models import ServiceLevel, Shipment, SizeClass
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -196,3 +197,69 @@ class TrackForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(label="Reason (optional)", max_length=200, required=False)
+
+
+class RedeliveryForm(forms.Form):
+    """A new delivery time after a failed attempt: a day and a time window on it, optionally new
+    instructions for the driver. `clean` gives `delivery_window_start`/`_end` (aware, in the
+    site's time zone); the window rules are `shipments.services.shipment_redelivery_request`'s,
+    and `add_window_errors` puts its errors beside the right fields."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    date = forms.DateField(
+        label="Day",
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
+    window_start = forms.TimeField(
+        label="From",
+        input_formats=["%H:%M", "%H:%M:%S"],
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+    )
+    window_end = forms.TimeField(
+        label="Until",
+        input_formats=["%H:%M", "%H:%M:%S"],
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+    )
+    dropoff_instructions = forms.CharField(
+        label="Instructions for the driver (optional)",
+        max_length=Shipment._meta.get_field("dropoff_instructions").max_length,
+        required=False,
+        help_text="Door code, floor, which entrance: whatever helps us find you this time.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        horizon = today + timedelta(days=settings.DROPMATE_BOOKING_HORIZON_DAYS)
+        self.fields["date"].widget.attrs.update(min=today.isoformat(), max=horizon.isoformat())
+        self.fields["dropoff_instructions"].widget.attrs["maxlength"] = self.fields[
+            "dropoff_instructions"
+        ].max_length
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        day, start, end = (cleaned.get(n) for n in ("date", "window_start", "window_end"))
+        if day is not None and start is not None and end is not None:
+            cleaned["delivery_window_start"] = _aware(day, start)
+            cleaned["delivery_window_end"] = _aware(day, end)
+        return cleaned
+
+    def add_window_errors(self, errors: dict[str, list[str]]) -> None:
+        """Show the service's field errors here: a start on another day than today is the day's
+        fault (past, or too far ahead), today's is the start time's."""
+        today = timezone.localdate()
+        for name, messages in errors.items():
+            if name == "delivery_window_start":
+                field = "date" if self.cleaned_data.get("date") != today else "window_start"
+            elif name == "delivery_window_end":
+                field = "window_end"
+            else:
+                field = name if name in self.fields else None
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(field, message)
+
+
+def _aware(day: date, moment) -> datetime:
+    return timezone.make_aware(datetime.combine(day, moment))

@@ -16,13 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dropmate.accounts.services import user_profile_update, user_signup
 from dropmate.lib.decorators import customer_required
-from dropmate.lib.exceptions import DomainError, NotFound
+from dropmate.lib.exceptions import DomainError, Invalid, NotFound, StaleVersion
 from dropmate.lib.geocoding import geocode, geocoder_configured
 from portals.forms.customer import (
     STEP_FORMS,
     BookForm,
     CancelForm,
     ProfileForm,
+    RedeliveryForm,
     ShipmentFilterForm,
     SignupForm,
 )
@@ -257,8 +258,12 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "portals/customer/shipment_list.html", context)
 
 
-def _detail_context(request: HttpRequest, shipment: Shipment) -> dict:
+def _detail_context(
+    request: HttpRequest, shipment: Shipment, redelivery_form: RedeliveryForm | None = None
+) -> dict:
     moves = selectors.shipment_moves_for(shipment=shipment, user=request.user)
+    redelivery = selectors.shipment_redelivery_options(shipment=shipment, user=request.user)
+    initial = {"version": shipment.version, "dropoff_instructions": shipment.dropoff_instructions}
     return {
         "shipment": shipment,
         "events": selectors.shipment_events(shipment=shipment),
@@ -267,22 +272,65 @@ def _detail_context(request: HttpRequest, shipment: Shipment) -> dict:
         "pod": getattr(shipment, "pod", None) if shipment.status == Status.DELIVERED else None,
         "on_the_road": shipment.status in lifecycle.ON_THE_ROAD,
         "cancel_form": CancelForm(),
+        "redelivery": redelivery,
+        "redelivery_form": redelivery_form or RedeliveryForm(initial=initial),
     }
 
 
 @customer_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def shipment_detail(request: HttpRequest, tracking: str) -> HttpResponse:
+    """The shipment page. A POST is the "Choose a new delivery time" form (failed attempts)."""
     shipment = _draft_for(request, tracking)
     if shipment.status == Status.DRAFT:
         step = booking.booking_first_incomplete_step(shipment)
         if step == "review":
             return redirect("customer-book-review", tracking=tracking)
         return redirect("customer-book-step", tracking=tracking, step=step)
+    form = None
+    if request.method == "POST":
+        form = RedeliveryForm(request.POST)
+        if form.is_valid() and _redelivery_saved(request, shipment, form):
+            return redirect("customer-shipment", tracking=shipment.tracking_number)
     template = "portals/customer/shipment_detail.html"
     if request.headers.get("HX-Request") and request.GET.get("part") == "status":
         template += "#status"
-    return render(request, template, _detail_context(request, shipment))
+    return render(request, template, _detail_context(request, shipment, form))
+
+
+def _redelivery_saved(request: HttpRequest, shipment: Shipment, form: RedeliveryForm) -> bool:
+    """True when the page may redirect: saved, or refused with a message; False to show the
+    form again with its field errors."""
+    data = form.cleaned_data
+    try:
+        saved = services.shipment_redelivery_request(
+            shipment=shipment,
+            actor=request.user,
+            window_start=data["delivery_window_start"],
+            window_end=data["delivery_window_end"],
+            instructions=data["dropoff_instructions"],
+            expected_version=data["version"],
+        )
+    except StaleVersion:
+        messages.error(
+            request,
+            "This shipment changed while you were choosing (see its timeline), so nothing was "
+            "saved. Please choose the new delivery time again.",
+        )
+    except Invalid as exc:
+        fields = {name: v for name, v in exc.details.items() if isinstance(v, list)}
+        form.add_window_errors(fields or {"__all__": [exc.message]})
+        return False
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        window = selectors.delivery_window_label(
+            start=saved.delivery_window_start, end=saved.delivery_window_end
+        )
+        messages.success(
+            request, f"New delivery time saved: {window}. Your driver will come back then."
+        )
+    return True
 
 
 @customer_required

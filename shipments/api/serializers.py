@@ -13,7 +13,7 @@ from dropmate.accounts.models import STAFF_ROLES
 from dropmate.api.fields import MAX_ID, MoneySerializer, PointSerializer, UtcDateTimeField
 from dropmate.lib.validators import e164_validator
 from shipments.lifecycle import Status
-from shipments.models import PaymentMethod, PaymentState, ServiceLevel, SizeClass
+from shipments.models import PaymentMethod, PaymentState, ServiceLevel, Shipment, SizeClass
 from shipments.selectors import shipment_moves_for
 
 MAX_WEIGHT = Decimal(settings.DROPMATE_MAX_WEIGHT_KG)
@@ -127,6 +127,26 @@ class TransitionInput(serializers.Serializer):
     lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
 
 
+class RedeliveryInput(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The shipment version you last saw; a stale one gets 409.",
+    )
+    delivery_window_start = serializers.DateTimeField(
+        help_text="When the new delivery window opens (ISO 8601): in the future, within the "
+        "booking horizon."
+    )
+    delivery_window_end = serializers.DateTimeField(help_text="When it closes: after it opens.")
+    dropoff_instructions = serializers.CharField(
+        max_length=Shipment._meta.get_field("dropoff_instructions").max_length,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        help_text="New instructions for the driver; leave out to keep the current ones.",
+    )
+
+
 # --- output ----------------------------------------------------------------------------------
 
 PLACE_FIELDS = ("address", "address2", "city", "postcode", "contact_name", "contact_phone")
@@ -184,6 +204,9 @@ class MoveOutput(serializers.Serializer):
     label = serializers.CharField()
     needs_reason = serializers.BooleanField()
     needs_driver = serializers.BooleanField()
+    needs_window = serializers.BooleanField(
+        help_text="A new delivery time: send it to POST /api/v1/shipments/{tracking}/redelivery."
+    )
 
 
 class ShipmentOutput(serializers.Serializer):

@@ -19,4 +19,9 @@ urlpatterns: list = [
         views.ShipmentTransitionsApi.as_view(),
         name="api-shipment-transitions",
     ),
+    path(
+        "shipments/<str:tracking>/redelivery",
+        views.ShipmentRedeliveryApi.as_view(),
+        name="api-shipment-redelivery",
+    ),
 ]

@@ -10,7 +10,7 @@ from dropmate.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from dropmate.api.schema import error_responses
 from dropmate.api.throttling import AnonThrottle, TrackThrottle, UserThrottle
 from dropmate.lib.exceptions import Invalid, NotFound
-from shipments import commands, selectors
+from shipments import commands, selectors, services
 from shipments.api import serializers as s
 from shipments.pricing import quote_compute
 
@@ -234,3 +234,44 @@ class ShipmentTransitionsApi(ApiView):
             lng=v.get("lng"),
         )
         return _detail(moved, request)
+
+
+class ShipmentRedeliveryApi(ApiView):
+    @extend_schema(
+        operation_id="shipments_redelivery",
+        summary="Choose a new delivery time after a failed attempt",
+        description=(
+            "The shipment's customer (a limited number of times; then support arranges it) or "
+            "staff, while the shipment is `failed_attempt`. Stores the window and, when given, "
+            "new drop-off instructions, and records a timeline note with its `seq`; the driver "
+            "then tries again. The window must start in the future, within the booking "
+            "horizon, and end after it starts (400 with field errors). Sending the same window "
+            "again changes nothing. A stale version, another status or the limit reached is "
+            "409 with `current_status` and `current_version` in `details`."
+        ),
+        parameters=[TRACKING],
+        request=s.RedeliveryInput,
+        responses={
+            200: OpenApiResponse(s.ShipmentDetailOutput, description="The shipment, rescheduled."),
+            409: OpenApiResponse(
+                error_responses(409)[409].response,
+                description="Stale version (`stale_version`), not a failed attempt or the limit "
+                "reached (`conflict`).",
+            ),
+        },
+        tags=["shipments"],
+    )
+    def post(self, request, tracking: str):
+        shipment = selectors.shipment_get_for_user(user=request.user, tracking_number=tracking)
+        data = s.RedeliveryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        saved = services.shipment_redelivery_request(
+            shipment=shipment,
+            actor=request.user,
+            window_start=v["delivery_window_start"],
+            window_end=v["delivery_window_end"],
+            instructions=v.get("dropoff_instructions"),
+            expected_version=v["version"],
+        )
+        return _detail(saved, request)

@@ -2,8 +2,11 @@
 the error the pages and the API rely on. The expected table is written out by hand here, not
 derived from the code under test."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from dropmate.lib.exceptions import (
     Invalid,
@@ -35,6 +38,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     (S.OUT_FOR_DELIVERY, S.FAILED_ATTEMPT): {"driver"},
     (S.FAILED_ATTEMPT, S.OUT_FOR_DELIVERY): {"driver"},
     (S.FAILED_ATTEMPT, S.RETURNED): {"driver"} | STAFF,
+    # The customer (or staff) choose a new delivery time: the status stays.
+    (S.FAILED_ATTEMPT, S.FAILED_ATTEMPT): {"customer"} | STAFF,
     **{
         (source, S.CANCELLED): {"customer"} | STAFF
         for source in (S.DRAFT, S.AWAITING_PAYMENT, S.PENDING_REVIEW, S.ACCEPTED, S.ASSIGNED)
@@ -78,6 +83,9 @@ def test_every_move_from_every_status_for_every_role(source, role, actors, shipm
     shipment = shipment_in(source)
     assert shipment.status == source
     fred = DriverFactory()
+    # Moves that need a new delivery window get one; the others ignore it.
+    tomorrow = timezone.now() + timedelta(days=1)
+    window = (tomorrow, tomorrow + timedelta(hours=2))
     for target in Status:
         expected = expected_outcome(source, target, role)
         sid = transaction.savepoint_create()
@@ -89,6 +97,7 @@ def test_every_move_from_every_status_for_every_role(source, role, actors, shipm
                     actor=actors[role],
                     reason="because",
                     driver=fred,
+                    delivery_window=window,
                 )
                 assert moved.status == target
                 assert moved.version == shipment.version + 1
@@ -102,6 +111,7 @@ def test_every_move_from_every_status_for_every_role(source, role, actors, shipm
                         actor=actors[role],
                         reason="because",
                         driver=fred,
+                        delivery_window=window,
                     )
                 assert Shipment.objects.get(pk=shipment.pk).status == source
         finally:
