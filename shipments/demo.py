@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from drivers.models import Driver, Vehicle
+from drivers.services import failed_attempt_reason
 from dropmate.accounts.models import Role, User
 from shipments import services
 from shipments.lifecycle import Status
@@ -157,7 +158,11 @@ def _walk(shipment: Shipment, target: str, *, staff: User, driver: Driver) -> No
     if target == Status.DELIVERED:
         go(Status.DELIVERED, driver_user)
         return
-    go(Status.FAILED_ATTEMPT, driver_user, reason="not_home: nobody answered the bell")
+    go(
+        Status.FAILED_ATTEMPT,
+        driver_user,
+        reason=failed_attempt_reason(reason="not_home", note="nobody answered the bell"),
+    )
     if target == Status.RETURNED:
         go(Status.RETURNED, driver_user)
 

@@ -131,6 +131,17 @@ FAILED_ATTEMPT_REASONS = (
     ("no_access", "No access to the building"),
     ("other", "Other"),
 )
+_REASON_LABELS = dict(FAILED_ATTEMPT_REASONS)
+
+
+def note_for_people(note: str) -> str:
+    """A timeline note as people read it. A failed attempt's note is stored as
+    "<reason code>: <label> — <details>" (analytics count the code); people see it without
+    the code."""
+    code, sep, rest = (note or "").partition(":")
+    if sep and code.strip() in _REASON_LABELS:
+        return rest.strip() or _REASON_LABELS[code.strip()]
+    return note
 
 
 def find_move(source: str, target: str) -> Move | None:

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from drivers.services import driver_job_move
 from dropmate.lib.exceptions import Invalid
 from notifications.models import Notification
 from shipments import services
 from shipments.lifecycle import Status
 from shipments.models import Shipment, ShipmentEvent
 from shipments.services import REDELIVERY_MARK
+from tests.factories import make_shipment
 from tests.shipments.test_effects import watch
 from tracking import broadcast
 
@@ -305,3 +307,18 @@ def test_failed_attempt_message_points_at_the_customers_shipment_page(failed, al
     for row in rows:
         assert page in row.body
         assert "sign in" in row.body and "choose a new day and time" in row.body
+
+
+def test_the_timeline_gives_the_failed_attempts_reason_in_words(client, alice, dan, dora):
+    shipment = make_shipment(customer=alice, status=Status.OUT_FOR_DELIVERY, driver=dan, staff=dora)
+    driver_job_move(
+        driver=dan,
+        shipment=shipment,
+        to=Status.FAILED_ATTEMPT,
+        reason="not_home",
+        note="rang twice",
+    )
+    client.force_login(alice)
+    page = client.get(reverse("customer-shipment", args=[shipment.tracking_number])).content
+    assert "Failed attempt: Recipient not home — rang twice" in page.decode()
+    assert b"not_home" not in page
