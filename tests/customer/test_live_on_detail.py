@@ -25,3 +25,6 @@ def test_shipment_page_shows_live_tracking_only_while_on_the_road(
     html = page.content.decode()
     assert ("data-live-status" in html) is live
     assert ('id="live-config"' in html) is live
+    # One map: the live one while on the road (it has pickup and drop-off), else the plain one.
+    assert ('id="route-map"' in html) is not live
+    assert html.count('class="map"') + html.count('class="live-map"') == 1
