@@ -7,8 +7,9 @@ driver's Route. Pushes to the drivers and the dispatch console leave after commi
 
 Never moved: a shipment a dispatcher pinned to a driver, and any parcel already picked up
 (its drop-off stays with the driver who carries it; a drop-off under way heads the route).
-When the solver fails or times out, or anything changed while it searched, the current plan
-is left exactly as it was and the result says so.
+When the solver fails or times out, or anything changed while it searched (a shipment, or a
+planned driver going off duty), the current plan is left exactly as it was and the result
+says so; an automatic re-plan that lost such a race queues one more.
 """
 
 import datetime as dt
@@ -175,7 +176,14 @@ def plan_routes(
         if key in snap.kept:
             reason = reason.replace("Pinned to", "Kept on", 1)
         if shipment.driver_id and shipment.status == "assigned" and key not in snap.pinned:
-            reason += f" It stays on {_name(snap, shipment.driver_id)}'s list for now."
+            if shipment.driver_id in snap.drivers:
+                reason += f" It stays on {_name(snap, shipment.driver_id)}'s list for now."
+            else:
+                # The planner may reassign but not unassign: dispatch has to act on it.
+                reason += (
+                    f" {_name(snap, shipment.driver_id)} is not being planned (off duty or no "
+                    "vehicle): it stays on their list until dispatch reassigns it."
+                )
         unassigned[key] = reason[0].upper() + reason[1:]
     try:
         with transaction.atomic():
@@ -184,6 +192,13 @@ def plan_routes(
         if isinstance(exc, IntegrityError):
             exc = PlanConflict("Another plan was written at the same time.")
         message = f"{exc} The current plan was left in place; plan again."
+        if keep_assignments and not trigger.startswith("retry:"):
+            # An automatic re-plan that lost a race (say, to a driver going off duty) must not
+            # leave the day as it was: one more run reads the new state.
+            from drivers.planning.triggers import replan_soon
+
+            replan_soon(trigger=f"retry:{trigger}", day=day)
+            message = f"{exc} The current plan was left in place; a new re-plan is queued."
         say(message)
         return _finish(run, snap, day, excluded, ok=False, message=message, started=started)
     planned = sum(1 for stops in solution.routes.values() for s in stops if s.kind == DROPOFF)
@@ -253,7 +268,13 @@ def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, 
     since the snapshot, raises PlanConflict (and the transaction rolls back)."""
     # Two runs writing at once take turns here; the second then sees the first's changes
     # through the shipment versions below.
-    list(Driver.objects.select_for_update().filter(pk__in=snap.drivers).order_by("pk"))
+    drivers = Driver.objects.select_for_update().filter(pk__in=snap.drivers).order_by("pk")
+    # Going off duty locks the same row: a driver who left after the snapshot was read would
+    # otherwise keep (or be given) jobs they will never do.
+    gone = [d.pk for d in drivers if not d.on_duty]
+    if gone:
+        names = ", ".join(_name(snap, pk) for pk in gone)
+        raise PlanConflict(f"{names} went off duty while planning.")
     keys = list(snap.shipments)
     locked = {
         s.pk: s

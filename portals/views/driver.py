@@ -1,15 +1,20 @@
 """The driver portal: a phone-first app under /driver/. Thin views over drivers.services and
 drivers.selectors; every shipment is looked up through the driver's own jobs (others: 404)."""
 
+import hashlib
 import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,6 +30,30 @@ from shipments.models import Shipment
 
 # Moves that have their own form rather than a plain button.
 _OWN_FORM = {Status.ACCEPTED, Status.DELIVERED, Status.FAILED_ATTEMPT}
+# Names the driver a page belongs to, for the service worker's per-driver offline copies.
+OFFLINE_OWNER_HEADER = "X-DropMate-Offline-Owner"
+# How long a page may take on the network before the phone shows its offline copy.
+PAGE_NETWORK_TIMEOUT_S = 4.0
+
+
+def offline_owner(user) -> str:
+    """An opaque, stable name for the user's offline copies (no database id on the phone)."""
+    return salted_hmac(
+        "dropmate.driver.offline-owner", str(user.pk), algorithm="sha256"
+    ).hexdigest()[:24]
+
+
+def _offline_copy(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page the driver app may keep for offline use: the answer names whose it is."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if request.user.is_authenticated and response.status_code == 200:
+            response[OFFLINE_OWNER_HEADER] = offline_owner(request.user)
+        return response
+
+    return wrapped
 
 
 def _driver(request: HttpRequest) -> Driver:
@@ -52,6 +81,7 @@ def _app_context(driver: Driver) -> dict:
 
 @never_cache
 @driver_required
+@_offline_copy
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     driver = _driver(request)
@@ -105,6 +135,7 @@ def _job_page(request: HttpRequest, driver: Driver, shipment: Shipment, **forms)
 
 @never_cache
 @driver_required
+@_offline_copy
 @require_GET
 def job_detail(request: HttpRequest, tracking: str) -> HttpResponse:
     driver = _driver(request)
@@ -208,6 +239,7 @@ def job_deliver(request: HttpRequest, tracking: str) -> HttpResponse:
 
 @never_cache
 @driver_required
+@_offline_copy
 @require_GET
 def messages_list(request: HttpRequest) -> HttpResponse:
     driver = _driver(request)
@@ -237,7 +269,14 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "portals/driver/sw.js",
-        {"shell_json": json.dumps(shell), "version": _asset_version()},
+        {
+            "shell_json": json.dumps(shell),
+            "version": _asset_version(shell),
+            "login_path": reverse(settings.LOGIN_URL),
+            "csrf_cookie": settings.CSRF_COOKIE_NAME,
+            "owner_header": OFFLINE_OWNER_HEADER,
+            "page_timeout_ms": int(PAGE_NETWORK_TIMEOUT_S * 1000),
+        },
         content_type="application/javascript",
     )
     response["Service-Worker-Allowed"] = reverse("driver-home")
@@ -245,15 +284,28 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _asset_version() -> str:
-    # A new deploy (new app.js) gets a new cache; the date is enough for a development server.
-    from pathlib import Path
+_SW_TEMPLATE = Path(settings.BASE_DIR) / "templates" / "portals" / "driver" / "sw.js"
 
-    app_js = Path(settings.BASE_DIR) / "static" / "driver" / "app.js"
-    try:
-        return str(int(app_js.stat().st_mtime))
-    except OSError:
-        return timezone.now().strftime("%Y%m%d")
+
+def _asset_version(shell: list[str]) -> str:
+    """Changes whenever the worker or a file of the app shell changes, so phones install the
+    new worker, which stores the shell afresh and deletes the old caches. (With hashed static
+    names the URLs change too; in development the files' size and time do.)"""
+    digest = hashlib.sha256()
+    files = [_SW_TEMPLATE]
+    for url in shell:
+        digest.update(url.encode())
+        if url.startswith(settings.STATIC_URL):
+            found = finders.find(url.removeprefix(settings.STATIC_URL))
+            if found:
+                files.append(Path(found))
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
 
 
 @require_GET

@@ -101,6 +101,105 @@
     if (el) el.textContent = online ? "Online" : "Offline — changes are kept on this phone";
   }
 
+  // --- a copy kept on the phone ----------------------------------------------------------
+  // The service worker marks a page it answered from storage (data-copy="offline"); the page
+  // says so, and from when, until a fresh one replaces it.
+  function isCopy() { return body.dataset.copy === "offline"; }
+
+  function renderedAt() { return new Date(Number(body.dataset.renderedAt || 0) * 1000); }
+
+  function asOf(when) {
+    var time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+    if (when.toDateString() === new Date().toDateString()) return time;
+    return when.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" }) + ", " + time;
+  }
+
+  function showCopy() {
+    var el = $("offline-copy");
+    if (!el) return;
+    el.hidden = !isCopy();
+    if (!isCopy()) return;
+    var what = body.dataset.copyOf || "this page";
+    el.textContent = (navigator.onLine && !jobList() ? "Back online — showing " : "Offline — showing ") +
+      what + " as of " + asOf(renderedAt());
+    el.dataset.asOf = renderedAt().toISOString();
+    if (navigator.onLine && !jobList()) {
+      // Never a reload by itself: the driver may be filling in a form.
+      var a = document.createElement("a");
+      a.href = location.href;
+      a.className = "button button-secondary";
+      a.textContent = "Reload";
+      el.appendChild(document.createTextNode(". "));
+      el.appendChild(a);
+    }
+  }
+
+  // The job list is fresh again (fetched from the server): no longer a copy.
+  function copyReplaced() {
+    if (!isCopy()) return;
+    body.dataset.copy = "live";
+    body.dataset.renderedAt = String(Date.now() / 1000);
+    copyDelay = 2000;
+    showCopy();
+  }
+
+  // Back online (or online but the server was slow): fetch the list until one arrives; the
+  // first tries after a reconnect often fail.
+  var copyRetry = null;
+  var copyDelay = 2000;
+  function backOnline() {
+    clearTimeout(copyRetry);
+    if (!isCopy()) return;
+    if (!jobList()) { showCopy(); return; }
+    refreshJobList({});
+    copyRetry = setTimeout(function () {
+      copyDelay = Math.min(copyDelay * 2, 30000);
+      if (navigator.onLine) backOnline();
+    }, copyDelay);
+  }
+
+  // Log out: the pages kept on this phone are deleted first, so whoever logs in next never
+  // sees this driver's jobs, not even offline.
+  function forgetCopies() {
+    var jobs = [];
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) {
+      jobs.push(new Promise(function (resolve) {
+        var channel = new MessageChannel();
+        channel.port1.onmessage = function () { resolve(); };
+        worker.postMessage({ type: "forget" }, [channel.port2]);
+      }));
+    }
+    if (window.caches) {
+      jobs.push(caches.keys().then(function (keys) {
+        return Promise.all(keys.filter(function (k) { return k.indexOf("dropmate-driver-pages-") === 0; })
+          .map(function (k) { return caches.delete(k); }));
+      }));
+    }
+    localStorage.removeItem("dm-problems");
+    var deadline = new Promise(function (resolve) { setTimeout(resolve, 3000); });
+    return Promise.race([Promise.all(jobs).catch(function () {}), deadline]);
+  }
+
+  function watchLogout() {
+    var form = document.querySelector("form[data-logout]");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      forgetCopies().then(function () { form.submit(); });
+    });
+  }
+
+  // Store this page and today's job pages, so they open offline.
+  function warmCache(withThisPage) {
+    if (!navigator.onLine) return;
+    var urls = [];
+    if (withThisPage && !isCopy()) urls.push(location.href);
+    document.querySelectorAll("a.job-link").forEach(function (a) { urls.push(a.href); });
+    urls.forEach(function (u) { fetch(u, { credentials: "same-origin" }).catch(function () {}); });
+  }
+
   function setSharing(text) { var el = $("sharing-state"); if (el) el.textContent = text; }
 
   function setLastFix(when) {
@@ -361,11 +460,6 @@
 
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
-    if (form.matches('form[action$="/logout/"]')) {
-      // Nothing of this driver's stays on a shared phone.
-      if (window.caches) caches.keys().then(function (ks) { ks.forEach(function (k) { if (k.indexOf("dropmate-driver") === 0) caches.delete(k); }); });
-      return;
-    }
     var kind = form.dataset.offline;
     if (!kind) return;
     if (kind === "deliver" && pad && pad.signed()) {
@@ -541,6 +635,7 @@
       }
       announceChanges(before, order, changes);
       refreshPending();
+      copyReplaced();
     }).catch(function () {
       listChanges = changes.concat(listChanges); // the next frame or reconnect tries again
     }).then(function () {
@@ -704,22 +799,26 @@
     var saved = sessionStorage.getItem("dm-flash");
     if (saved) { sessionStorage.removeItem("dm-flash"); flash(saved, "success"); }
     setNet();
+    showCopy();
+    watchLogout();
     renderProblems();
-    window.addEventListener("online", function () { setNet(); connectSocket(); flush(); });
-    window.addEventListener("offline", setNet);
+    window.addEventListener("online", function () { setNet(); connectSocket(); flush(); backOnline(); });
+    window.addEventListener("offline", function () { setNet(); showCopy(); });
+    // A copy shown because the server was slow: try again for a fresh list.
+    if (navigator.onLine) backOnline();
     if (sharing()) startSharing();
     refreshPending().then(flush);
     setInterval(flush, 30000);
 
     if ("serviceWorker" in navigator && cfg.swUrl) {
+      // A new worker (first install or a new version) took over with empty page storage.
+      navigator.serviceWorker.addEventListener("message", function (ev) {
+        if (ev.data && ev.data.type === "sw-activated") warmCache(true);
+      });
+      navigator.serviceWorker.startMessages();
       navigator.serviceWorker.register(cfg.swUrl, { scope: cfg.scope }).then(function () {
         body.dataset.sw = "registered";
-        // Warm the cache with today's job pages so they open offline.
-        if (navigator.onLine) {
-          document.querySelectorAll("a.job-link").forEach(function (a) {
-            fetch(a.href, { credentials: "same-origin" }).catch(function () {});
-          });
-        }
+        warmCache(false);
       }).catch(function (e) { body.dataset.sw = "failed"; console.warn("service worker", e); });
     }
   }
