@@ -181,13 +181,27 @@
     return Promise.race([Promise.all(jobs).catch(function () {}), deadline]);
   }
 
+  // Changes still waiting on this phone belong to this driver: logging out asks first, and
+  // deletes them when the driver confirms, so the next driver never sends them as their own.
   function watchLogout() {
     var form = document.querySelector("form[data-logout]");
     if (!form) return;
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-      forgetCopies().then(function () { form.submit(); });
+      queueAll().catch(function () { return []; }).then(function (items) {
+        if (items.length) {
+          var n = items.length;
+          var ask = n + (n === 1 ? " change is" : " changes are") + " saved on this phone and not sent yet" +
+            (navigator.onLine ? "" : " (you are offline)") + ". Logging out deletes " +
+            (n === 1 ? "it" : "them") + ". Log out anyway?";
+          if (!window.confirm(ask)) return;
+        }
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        var cleared = items.length
+          ? queueDelete(items.map(function (i) { return i.client_id; })).catch(function () {})
+          : Promise.resolve();
+        cleared.then(forgetCopies).then(function () { form.submit(); });
+      });
     });
   }
 

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from drivers.models import Driver
 from portals.views import driver as driver_views
 from shipments.lifecycle import Status
+from shipments.models import Shipment
 from tests.driver.test_browser import _log_in, phone  # noqa: F401  (the fixture)
 from tests.factories import PASSWORD, make_shipment
 
@@ -320,3 +321,68 @@ def test_a_slow_server_shows_the_copy_then_a_new_worker_version_takes_over(
     expect(banner).to_be_visible()
     expect(_row(page, second)).to_be_visible()
     context.set_offline(False)
+
+
+QUEUED = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("dropmate-driver");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("queue")) { db.close(); resolve(0); return; }
+    const count = db.transaction("queue").objectStore("queue").count();
+    count.onsuccess = () => { db.close(); resolve(count.result); };
+    count.onerror = () => reject(count.error);
+  };
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_logging_out_with_unsent_changes_asks_and_the_next_driver_never_sends_them(
+    dan,
+    job,
+    phone,  # noqa: F811
+    live_server,
+):
+    shipment = job(Status.ASSIGNED)
+    context = phone(live_server.url)
+    page = context.new_page()
+    _log_in(page, dan)
+    page.get_by_role("link", name=shipment.tracking_number).click()
+    page.wait_for_url(f"**/driver/jobs/{shipment.tracking_number}/")
+    context.set_offline(True)
+    page.wait_for_function("!navigator.onLine")
+    page.get_by_role("button", name="Picked up", exact=True).click()
+    page.wait_for_function("Number(document.body.dataset.pending || 0) === 1")
+
+    # Log out, and think better of it: nothing is lost.
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_timeout(500)  # the handler reads the queue before it asks
+    assert asked == [
+        "1 change is saved on this phone and not sent yet (you are offline). "
+        "Logging out deletes it. Log out anyway?"
+    ]
+    assert page.url.endswith(f"/driver/jobs/{shipment.tracking_number}/")
+    assert page.evaluate(QUEUED) == 1
+
+    # Log out for real: the change is deleted from the phone before the form goes.
+    with page.expect_event("framenavigated"):
+        page.once("dialog", answer(True))
+        page.get_by_role("button", name="Log out").click()
+    assert len(asked) == 2
+    context.set_offline(False)
+    other = context.new_page()
+    other.goto("/accounts/login/")
+    assert other.evaluate(QUEUED) == 0
+    # Nothing reached the server, then or later.
+    assert Shipment.objects.get(pk=shipment.pk).status == Status.ASSIGNED
