@@ -42,7 +42,9 @@ def queue_unassigned() -> QuerySet[Shipment]:
 
 
 def at_risk_condition(*, now=None) -> Q:
-    """Late or nearly late against the delivery window, or a driver on a job gone silent."""
+    """Late or nearly late against the delivery window, a driver on a job gone silent, or a
+    job due today held by a driver who is off duty (a re-plan leaves jobs nobody else can
+    take with their driver: someone must reassign them)."""
     now = now or timezone.now()
     due = now + timedelta(minutes=settings.DROPMATE_AT_RISK_MINUTES)
     silent = now - timedelta(minutes=settings.DROPMATE_DRIVER_SILENT_MINUTES)
@@ -50,7 +52,12 @@ def at_risk_condition(*, now=None) -> Q:
     quiet = Q(status__in=ON_THE_ROAD) & (
         Q(driver__last_fix_at__isnull=True) | Q(driver__last_fix_at__lt=silent)
     )
-    return Q(status__in=OPEN) & (late | quiet)
+    tonight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    tonight += timedelta(days=1)
+    off_duty = Q(status__in=ACTIVE_FOR_DRIVER, driver__on_duty=False) & (
+        Q(delivery_window_start__isnull=True) | Q(delivery_window_start__lt=tonight)
+    )
+    return Q(status__in=OPEN) & (late | quiet | off_duty)
 
 
 def queue_at_risk(*, now=None) -> QuerySet[Shipment]:

@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from drivers.models import DriverMessage
+from drivers.models import Driver, DriverMessage
 from shipments import dispatch
 from shipments.lifecycle import Status
 from shipments.models import Shipment, ShipmentEvent
@@ -220,3 +220,24 @@ def test_message_service_refuses_non_staff(dan, alice):
 
     with pytest.raises(NotAllowed):
         driver_message_send(driver=dan, sender=alice, body="hi")
+
+
+def test_a_job_due_today_held_by_an_off_duty_driver_is_at_risk(shipment_in, as_user, dora, dan):
+    now = timezone.now()
+    today = shipment_in(Status.ASSIGNED)
+    tomorrow = shipment_in(Status.ASSIGNED)
+    carried = shipment_in(Status.PICKED_UP)
+    start = timezone.localtime(now).replace(hour=0, minute=0) + timedelta(days=1, hours=10)
+    Shipment.objects.filter(pk=tomorrow.pk).update(
+        delivery_window_start=start, delivery_window_end=start + timedelta(hours=2)
+    )
+    Shipment.objects.filter(pk__in=[today.pk, carried.pk]).update(
+        delivery_window_start=None, delivery_window_end=None
+    )
+    Driver.objects.filter(pk=dan.pk).update(on_duty=True, last_fix_at=now)
+    client = as_user(dora)
+    assert list(client.get(reverse("staff-console")).context["at_risk"]) == []
+    Driver.objects.filter(pk=dan.pk).update(on_duty=False)
+    page = client.get(reverse("staff-console"))
+    assert {s.pk for s in page.context["at_risk"]} == {today.pk, carried.pk}
+    assert "(off duty: reassign)" in page.content.decode()
