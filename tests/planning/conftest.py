@@ -1,5 +1,7 @@
 """A small city for planning tests. Points are given in km east/north of Ghent's centre; the
-day is always tomorrow (so a test never depends on the hour it runs at), 08:00–20:00."""
+day is always the day after tomorrow, 08:00–20:00, so a test never depends on the hour it runs
+at: not even across midnight, when "tomorrow" would become today, which has a plan by then, and
+accepting an order would start an automatic re-plan of it."""
 
 import datetime as dt
 import math
@@ -9,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from drivers.models import Driver
-from drivers.planning import checker, services
+from drivers.planning import build, checker, services
 from drivers.planning.build import ON_BOARD
 from shipments import services as shipment_services
 from shipments.lifecycle import Status
@@ -30,7 +32,7 @@ class City:
     def __init__(self, *, customer, staff):
         self.customer = customer
         self.staff = staff
-        self.day = timezone.localdate() + dt.timedelta(days=1)
+        self.day = timezone.localdate() + dt.timedelta(days=2)
         self.count = 0
 
     def at(self, hours: float) -> dt.datetime:
@@ -140,6 +142,37 @@ def advance(shipment: Shipment, to: str) -> Shipment:
             shipment=shipment, to=status, actor=shipment.driver.user
         )
     return shipment
+
+
+def today_at(hour: int, minute: int = 0) -> dt.datetime:
+    """Today (in TIME_ZONE) at a fixed local time."""
+    return timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(hour, minute)))
+
+
+class _PlannerClock:
+    """django.utils.timezone as the planner's snapshot sees it, with now() fixed."""
+
+    def __init__(self, moment: dt.datetime):
+        self.moment = moment
+
+    def now(self) -> dt.datetime:
+        return self.moment
+
+    def __getattr__(self, name: str):
+        return getattr(timezone, name)
+
+
+@pytest.fixture
+def planner_clock(monkeypatch):
+    """Pin the clock a plan is made at where no `now=` can reach the planner (a view, an
+    admin action, a re-plan task): `planner_clock(today_at(9))`. Only the snapshot's "now"
+    is fixed (where the day's work may start); the rest of the code keeps the real clock."""
+
+    def pin(moment: dt.datetime) -> dt.datetime:
+        monkeypatch.setattr(build, "timezone", _PlannerClock(moment))
+        return moment
+
+    return pin
 
 
 @pytest.fixture
