@@ -18,6 +18,7 @@ from django.utils import timezone
 from shipments.lifecycle import Status
 from shipments.models import Shipment
 from tests.browser import ARGS, CHROMIUM
+from tests.customer.conftest import tomorrow_at
 from tests.realservices import unavailable
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
@@ -113,7 +114,7 @@ def test_sign_up_book_every_step_resume_and_track(page, live_server):
 
     # Step 4: service and windows.
     page.wait_for_url(re.compile(r"/book/DM-[\w-]+/service/$"))
-    start = timezone.now() + timedelta(hours=3)
+    start = tomorrow_at(10)  # not "now + 3 h": see tomorrow_at
     page.get_by_label("Express").check()
     page.get_by_label("Pickup from").fill(_local(start))
     page.get_by_label("Pickup until").fill(_local(start + timedelta(hours=1)))

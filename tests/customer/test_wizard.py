@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from shipments.lifecycle import Status
 from shipments.models import PaymentMethod, PaymentState, Shipment
-from tests.customer.conftest import _local
+from tests.customer.conftest import _local, tomorrow_at
 
 
 def step_url(shipment: Shipment, step: str) -> str:
@@ -158,7 +158,8 @@ def test_each_invalid_input_is_shown_beside_its_field(
 
 
 def _window(**hours) -> dict[str, str]:
-    base = timezone.now().replace(second=0, microsecond=0)
+    """Windows `hours` from tomorrow 10:00 (local), whatever the hour the test runs at."""
+    base = tomorrow_at(10)
     return {k: _local(base + timedelta(hours=v)) for k, v in hours.items()}
 
 
@@ -167,7 +168,7 @@ def _window(**hours) -> dict[str, str]:
     [
         (
             _window(
-                pickup_window_start=-2,
+                pickup_window_start=-48,  # yesterday 10:00
                 pickup_window_end=1,
                 delivery_window_start=1,
                 delivery_window_end=3,
