@@ -261,6 +261,34 @@ def _keep_on_board(snap: Snapshot, solution: Solution) -> None:
         )
         solution.unassigned.remove(key)
         snap.late.add(key)
+        _fit_capacity(snap, solution, task.vehicle)
+
+
+def _fit_capacity(snap: Snapshot, solution: Solution, vehicle_key: int) -> None:
+    """The solver planned this route without a parcel that is on board all the same (added by
+    `_keep_on_board`): drop the pickups that no longer fit (they are reported unassigned), so
+    the van is never planned over its capacity."""
+    vehicle = snap.problem.vehicle(vehicle_key)
+    route = solution.routes.get(vehicle_key, [])
+    tasks = {stop.task: snap.problem.task(stop.task) for stop in route}
+    load = [0] * len(vehicle.capacity)
+    for task in tasks.values():
+        if task.pickup is None:  # on board from the start
+            load = [x + y for x, y in zip(load, task.amount, strict=False)]
+    dropped: set[int] = set()
+    for stop in route:
+        task = tasks[stop.task]
+        if stop.task in dropped:
+            continue
+        sign = -1 if stop.kind == DROPOFF else 1
+        after = [x + sign * y for x, y in zip(load, task.amount, strict=False)]
+        if sign > 0 and any(x > c for x, c in zip(after, vehicle.capacity, strict=False)):
+            dropped.add(stop.task)
+            continue
+        load = after
+    if dropped:
+        solution.routes[vehicle_key] = [stop for stop in route if stop.task not in dropped]
+        solution.unassigned.extend(sorted(dropped))
 
 
 def _write(snap: Snapshot, solution: Solution, notes: dict, actor: User | None, run) -> None:
