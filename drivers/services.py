@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from drivers.models import Driver, DriverMessage, ReplayedUpdate
 from dropmate.lib.exceptions import Invalid, InvalidTransition, NotFound
+from dropmate.lib.retention import rows_delete_in_batches
 from shipments import lifecycle
 from shipments.handover import handover_pin_verify
 from shipments.lifecycle import Status
 from shipments.models import ProofOfDelivery, Shipment, ShipmentEvent
-from shipments.services import _record_event, rows_delete_in_batches, shipment_transition
+from shipments.services import _record_event, shipment_transition
 
 FAILED_REASONS = dict(lifecycle.FAILED_ATTEMPT_REASONS)
 DECLINE_REASONS = (

@@ -137,7 +137,10 @@ class NotificationAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         rows = list(queryset.select_related("shipment"))
         secret_gone = [
-            n for n in rows if n.status == Notification.Status.FAILED and redaction.secrets_gone(n)
+            n
+            for n in rows
+            if n.status == Notification.Status.FAILED
+            and not services.notification_can_retry(notification=n)
         ]
         for notification in secret_gone:
             self.message_user(

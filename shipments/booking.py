@@ -199,6 +199,29 @@ def _check_parcel(data: dict[str, Any], errors: dict[str, str]) -> None:
         errors["description"] = "Say briefly what the parcel contains."
 
 
+def window_errors(
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    field: str,
+    not_future: str,
+    not_after: str,
+) -> dict[str, str]:
+    """The booking rules for one window (`<field>_start`, `<field>_end`): it starts in the
+    future, at most DROPMATE_BOOKING_HORIZON_DAYS ahead, and ends after it starts. Also what a
+    new delivery time after a failed attempt must follow."""
+    errors: dict[str, str] = {}
+    days = settings.DROPMATE_BOOKING_HORIZON_DAYS
+    if start <= now:
+        errors[f"{field}_start"] = not_future
+    elif start > now + timedelta(days=days):
+        errors[f"{field}_start"] = f"We book at most {days} days ahead."
+    if end <= start:
+        errors[f"{field}_end"] = not_after
+    return errors
+
+
 def _check_service(data: dict[str, Any], errors: dict[str, str], now: datetime) -> None:
     if data.get("service_level") not in ServiceLevel.values:
         errors["service_level"] = "Choose a service level."
@@ -214,15 +237,16 @@ def _check_service(data: dict[str, Any], errors: dict[str, str], now: datetime) 
             errors[name] = "Choose a date and time."
     if errors:
         return
-    horizon = now + timedelta(days=settings.DROPMATE_BOOKING_HORIZON_DAYS)
-    if ps <= now:
-        errors["pickup_window_start"] = "The pickup window must start in the future."
-    elif ps > horizon:
-        errors["pickup_window_start"] = (
-            f"We book at most {settings.DROPMATE_BOOKING_HORIZON_DAYS} days ahead."
+    errors.update(
+        window_errors(
+            ps,
+            pe,
+            now=now,
+            field="pickup_window",
+            not_future="The pickup window must start in the future.",
+            not_after="The pickup window must end after it starts.",
         )
-    if pe <= ps:
-        errors["pickup_window_end"] = "The pickup window must end after it starts."
+    )
     if ds < ps:
         errors["delivery_window_start"] = "Delivery cannot start before the pickup window."
     if de <= ds:

@@ -5,12 +5,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from drivers.models import Driver
 from dropmate.accounts.models import User
 from dropmate.lib.exceptions import Invalid, InvalidTransition, NotAllowed, NotFound, StaleVersion
+from dropmate.lib.retention import rows_delete_in_batches
 from shipments import effects, lifecycle
 from shipments.lifecycle import Status
 from shipments.models import IdempotencyKey, Shipment, ShipmentEvent
@@ -385,6 +386,7 @@ def shipment_redelivery_request(
     Idempotent: the same window and instructions sent again right after (a double submit, even
     with the version it had before) return the shipment unchanged and record nothing.
     """
+    from shipments.booking import window_errors
     from shipments.selectors import delivery_window_label, shipment_redelivery_options
 
     role = actor_role(actor)
@@ -437,15 +439,15 @@ def shipment_redelivery_request(
             details={**_state(locked), "redelivery_limit": options.limit},
         )
 
-    now = timezone.now()
-    horizon = settings.DROPMATE_BOOKING_HORIZON_DAYS
-    errors: dict[str, list[str]] = {}
-    if window_start <= now:
-        errors["delivery_window_start"] = ["The new delivery time must start in the future."]
-    elif window_start > now + timedelta(days=horizon):
-        errors["delivery_window_start"] = [f"We book at most {horizon} days ahead."]
-    if window_end <= window_start:
-        errors["delivery_window_end"] = ["The delivery window must end after it starts."]
+    rules = window_errors(
+        window_start,
+        window_end,
+        now=timezone.now(),
+        field="delivery_window",
+        not_future="The new delivery time must start in the future.",
+        not_after="The delivery window must end after it starts.",
+    )
+    errors: dict[str, list[str]] = {name: [message] for name, message in rules.items()}
     max_length = Shipment._meta.get_field("dropoff_instructions").max_length
     if instructions is not None and len(instructions) > max_length:
         errors["dropoff_instructions"] = [f"Keep the instructions to {max_length} characters."]
@@ -470,35 +472,6 @@ def shipment_redelivery_request(
 
 
 # --- Retention ---------------------------------------------------------------------------------
-
-
-def rows_delete_in_batches(*, queryset: QuerySet, batch_size: int | None = None) -> int:
-    """Delete the queryset's rows one primary-key chunk at a time; returns how many went.
-
-    Each chunk is one short `DELETE ... WHERE pk IN (...)` committed on its own (call this
-    outside a transaction), so a large backlog never locks the table for long nor sits in
-    memory. The walk moves up by primary key, so a chunk never reads past rows an earlier one
-    deleted (PostgreSQL keeps their index entries until vacuum). Meant for rows nothing else
-    cascades from: the count is the queryset's own model only.
-    """
-    batch_size = settings.RETENTION_DELETE_BATCH_SIZE if batch_size is None else batch_size
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1.")
-    model = queryset.model
-    deleted = 0
-    last_pk = None
-    while True:
-        chunk = queryset.order_by("pk")
-        if last_pk is not None:
-            chunk = chunk.filter(pk__gt=last_pk)
-        pks = list(chunk.values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return deleted
-        _, per_model = model._base_manager.filter(pk__in=pks).delete()
-        deleted += per_model.get(model._meta.label, 0)
-        if len(pks) < batch_size:
-            return deleted
-        last_pk = pks[-1]
 
 
 def idempotency_keys_purge_old(

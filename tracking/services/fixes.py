@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from drivers.models import Driver
 from dropmate.lib.exceptions import Invalid
+from dropmate.lib.retention import rows_delete_in_batches
 from shipments.lifecycle import Status
 from shipments.models import Shipment
 from tracking import broadcast, eta, selectors
@@ -443,5 +444,5 @@ def fixes_purge_old(*, now: datetime | None = None, days: int | None = None) -> 
     """Delete location history received more than `days` (TRACKING_RETENTION_DAYS) ago."""
     days = settings.TRACKING_RETENTION_DAYS if days is None else days
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = LocationFix.objects.filter(received_at__lt=cutoff).delete()
-    return deleted
+    # In primary-key batches: at a fix per driver every few seconds a day is millions of rows.
+    return rows_delete_in_batches(queryset=LocationFix.objects.filter(received_at__lt=cutoff))
